@@ -1,0 +1,103 @@
+"""What routers depend on: settings, the database, the caller's identity, body reading, answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.domain.errors import error
+from app.fhir.body import FHIR_JSON, parse_json, require_json_content_type, too_large
+from app.security.caller import Caller, Role
+from app.security.tokens import TokenVerifier, unauthorised
+from app.terminology.index import Terminology
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def terminology_of(request: Request) -> Terminology:
+    terminology: Terminology = request.app.state.terminology
+    return terminology
+
+
+def caller_of(request: Request) -> Caller:
+    """The verified caller, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorised("This endpoint needs a bearer token (Authorization: Bearer <JWT>).")
+    verifier: TokenVerifier = request.app.state.verifier
+    caller = verifier.verify(token.strip())
+    request.state.caller = caller
+    return caller
+
+
+def requires(*roles: Role) -> Any:
+    """A dependency that admits only callers with one of `roles` (403 for the others)."""
+
+    def check(caller: Caller = Depends(caller_of)) -> Caller:
+        if caller.role not in roles:
+            raise error(
+                403,
+                "ROLE_NOT_ALLOWED",
+                f"This operation is for {' or '.join(r.value for r in roles)} accounts, "
+                f"not {caller.role.value}.",
+                issue_type="forbidden",
+            )
+        return caller
+
+    return Depends(check)
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def fhir_json_body(request: Request) -> Any:
+    settings = settings_of(request)
+    require_json_content_type(request.headers.get("content-type"))
+    return parse_json(await read_body(request, settings.max_json_bytes), settings.max_json_bytes)
+
+
+def fhir_response(
+    content: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body = content if isinstance(content, bytes) else orjson.dumps(content)
+    return Response(
+        body, status_code=status_code, media_type=FHIR_JSON, headers={**NO_STORE, **(headers or {})}
+    )
+
+
+def self_link(request: Request) -> str:
+    settings = settings_of(request)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{settings.public_base_url.rstrip('/')}{request.url.path}{query}"

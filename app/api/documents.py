@@ -1,0 +1,33 @@
+"""What gets printed: the QR code of an EPU."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from app.api.deps import NO_STORE, caller_of, engine_of
+from app.domain import epu_id
+from app.qr.encode import qr_png, qr_svg
+from app.security.caller import Caller
+from app.store.database import transaction
+from app.workflow.access import find_for
+
+router = APIRouter(tags=["documents"])
+
+
+def visible_epu(request: Request, epu: str, caller: Caller = Depends(caller_of)) -> str:
+    """The EPU of the path, normalised, if the caller may see that prescription."""
+    normalised = epu_id.normalise(epu, "epu")
+    with transaction(engine_of(request)) as session:
+        find_for(session, caller, normalised)
+    return normalised
+
+
+@router.get("/epu/{epu}/qr.png", summary="The prescription's QR code as PNG")
+def qr_code_png(epu: str = Depends(visible_epu)) -> Response:
+    return Response(qr_png(epu), media_type="image/png", headers=NO_STORE)
+
+
+@router.get("/epu/{epu}/qr.svg", summary="The prescription's QR code as SVG")
+def qr_code_svg(epu: str = Depends(visible_epu)) -> Response:
+    return Response(qr_svg(epu), media_type="image/svg+xml", headers=NO_STORE)

@@ -1,0 +1,69 @@
+"""One place where every failure becomes an OperationOutcome: 4xx for what the client can fix,
+and a bare 500 (no trace, no detail) for the rest."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from app.api.deps import fhir_response
+from app.domain.errors import GatewayError, Issue
+from app.fhir.outcome import operation_outcome
+
+log = logging.getLogger("epu.errors")
+
+_HTTP_CODES = {
+    404: ("not-found", "NOT_FOUND", "No such endpoint."),
+    405: ("not-supported", "METHOD_NOT_ALLOWED", "This method is not allowed on this endpoint."),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _gateway_error(_request: Request, exc: GatewayError) -> Response:
+    return fhir_response(operation_outcome(exc.issues), exc.status, exc.headers)
+
+
+async def _request_invalid(_request: Request, exc: RequestValidationError) -> Response:
+    issues = []
+    for problem in exc.errors():
+        location = [str(part) for part in problem.get("loc", ()) if part != "body"]
+        issues.append(
+            Issue(
+                severity="error",
+                code="invalid",
+                diagnostics=f"{'.'.join(location) or 'request'}: {problem.get('msg', 'invalid')}",
+                expression=(location[-1],) if location else (),
+                error_code="INVALID_REQUEST",
+            )
+        )
+    return fhir_response(operation_outcome(issues), 400)
+
+
+async def _http_error(_request: Request, exc: HTTPException) -> Response:
+    issue_type, code, text = _HTTP_CODES.get(
+        exc.status_code, ("processing", "HTTP_ERROR", "The request could not be served.")
+    )
+    issue = Issue(severity="error", code=issue_type, diagnostics=text, error_code=code)
+    headers = dict(exc.headers or {})
+    return fhir_response(operation_outcome([issue]), exc.status_code, headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", extra={"request_id": getattr(request.state, "request_id", None)})
+    issue = Issue(
+        severity="fatal",
+        code="exception",
+        diagnostics="The gateway could not complete this request. Nothing was changed.",
+        error_code="INTERNAL_ERROR",
+    )
+    return fhir_response(operation_outcome([issue]), 500)

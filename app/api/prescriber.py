@@ -1,0 +1,49 @@
+"""The prescriber's software: create a prescription."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import Response
+
+from app.api.deps import (
+    client_address,
+    engine_of,
+    fhir_json_body,
+    fhir_response,
+    requires,
+    settings_of,
+    terminology_of,
+)
+from app.fhir.transaction_response import without_resources
+from app.security.caller import Caller, Role
+from app.workflow.create import create_prescription
+
+router = APIRouter(tags=["prescriber"])
+
+
+@router.post("/fhir", summary="Create a prescription from a transaction Bundle")
+def create(
+    request: Request,
+    bundle: Any = Depends(fhir_json_body),
+    caller: Caller = requires(Role.PRESCRIBER),
+    prefer: str | None = Header(default=None),
+    idempotency_key: str | None = Header(default=None),
+) -> Response:
+    created = create_prescription(
+        engine_of(request),
+        settings_of(request),
+        terminology_of(request),
+        caller,
+        bundle,
+        idempotency_key,
+        client_address(request),
+    )
+    answer = created.response
+    if "return=representation" not in (prefer or ""):
+        answer = without_resources(answer)
+    headers = {"Location": f"{settings_of(request).public_base_url.rstrip('/')}/epu/{created.epu}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return fhir_response(answer, 201 if not created.replayed else 200, headers)

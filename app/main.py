@@ -1,0 +1,42 @@
+"""Builds the gateway application: routers, error handling, and what starts with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import documents, lab, prescriber, status, system
+from app.api.errors import install_error_handlers
+from app.config import Settings, get_settings
+from app.security.tokens import TokenVerifier
+from app.store.database import create_database_engine
+from app.store.migrate import migrate
+from app.terminology.formats import load_default
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_database_engine(settings)
+        migrate(engine)
+        app.state.engine = engine
+        app.state.terminology = load_default()
+        app.state.verifier = TokenVerifier(settings)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="epu-gateway",
+        summary="National base for the unified e-prescription (EPU) of medical biology, FHIR R4",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (system, prescriber, lab, documents, status):
+        app.include_router(module.router)
+    return app

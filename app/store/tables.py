@@ -1,0 +1,80 @@
+"""Database tables. FHIR resources are kept as their JSON bytes; the fields searches need are
+copied into indexed columns next to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+class Prescription(SQLModel, table=True):
+    """One EPU: who wrote it, where it stands, who holds it."""
+
+    __tablename__ = "prescriptions"
+
+    epu: str = Field(primary_key=True, max_length=18)
+    prescriber_rpps: str = Field(index=True, max_length=11)
+    status: str = Field(max_length=16)
+    owner_lab: str | None = Field(default=None, max_length=32)
+    group_task_id: str = Field(max_length=64)
+    authored_on: datetime
+    expires_at: datetime
+    rounds_total: int = 1
+    round: int = 1
+    created_at: datetime
+    last_updated: datetime = Field(index=True)
+    version: int = 1
+    """Bumped on every change: concurrent writers update `WHERE version = seen` (optimistic lock)."""
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a create, replayed when the same request comes again."""
+
+    __tablename__ = "idempotency_records"
+
+    key: str = Field(primary_key=True, max_length=400)
+    """The prescriber's RPPS and their Bundle.identifier or Idempotency-Key header."""
+    content_hash: str = Field(max_length=64)
+    epu: str = Field(max_length=18)
+    response: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+class StoredResource(SQLModel, table=True):
+    """The current version of a FHIR resource."""
+
+    __tablename__ = "resources"
+    __table_args__ = (Index("ix_resources_epu_type", "epu", "resource_type"),)
+
+    resource_type: str = Field(primary_key=True, max_length=40)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int
+    last_updated: datetime = Field(index=True)
+    epu: str = Field(max_length=18)
+    status: str | None = Field(default=None, max_length=32)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ResourceVersion(SQLModel, table=True):
+    """Every version of every resource, for `_history`."""
+
+    __tablename__ = "resource_versions"
+
+    resource_type: str = Field(primary_key=True, max_length=40)
+    id: str = Field(primary_key=True, max_length=64)
+    version_id: int = Field(primary_key=True)
+    last_updated: datetime
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class FailedLookup(SQLModel, table=True):
+    """One failed EPU look-up, counted against a client (token subject or address)."""
+
+    __tablename__ = "failed_lookups"
+    __table_args__ = (Index("ix_failed_lookups_client_at", "client", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=200)
+    at: datetime

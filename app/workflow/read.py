@@ -1,0 +1,73 @@
+"""Reading single resources and their history, for those who may see the prescription."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.domain.errors import GatewayError, error
+from app.fhir.searchset import Hit
+from app.security.caller import Caller, Role
+from app.store.database import transaction
+from app.store.resources import current, versions
+from app.store.tables import ResourceVersion, StoredResource
+from app.workflow.access import find_for
+
+READABLE_TYPES = {
+    "ServiceRequest", "Task", "Patient", "Practitioner", "PractitionerRole", "Organization",
+    "Observation", "Condition", "Provenance", "AuditEvent",
+}  # fmt: skip
+
+
+def read_resource(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
+    with transaction(engine) as session:
+        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        _check_visible(session, caller, row, resource_type, resource_id)
+        assert row is not None
+        return row
+
+
+def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
+    with transaction(engine) as session:
+        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        _check_visible(session, caller, row, resource_type, resource_id)
+        return [
+            Hit(version.resource_type, version.id, version.body)
+            for version in versions(session, resource_type, resource_id)
+        ]
+
+
+def version(
+    engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
+) -> bytes:
+    with transaction(engine) as session:
+        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        _check_visible(session, caller, row, resource_type, resource_id)
+        stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
+        if stored is None:
+            raise _not_found(resource_type, f"{resource_id}/_history/{version_id}")
+        return stored.body
+
+
+def _check_visible(
+    session: Session, caller: Caller, row: StoredResource | None, resource_type: str, resource_id: str
+) -> None:
+    if row is None or (resource_type == "AuditEvent" and caller.role is not Role.PRESCRIBER):
+        raise _not_found(resource_type, resource_id)
+    try:
+        prescription = find_for(session, caller, row.epu)
+    except GatewayError as refused:
+        if refused.status == 404:
+            raise _not_found(resource_type, resource_id) from None
+        raise
+    if caller.role is Role.LAB and prescription.owner_lab != caller.lab:
+        raise _not_found(resource_type, resource_id)
+
+
+def _not_found(resource_type: str, resource_id: str) -> GatewayError:
+    return error(
+        404,
+        "RESOURCE_UNKNOWN",
+        f"{resource_type}/{resource_id[:64]} is not known, or not visible to this account.",
+        issue_type="not-found",
+    )
