@@ -17,6 +17,7 @@ from app.security.tokens import TokenVerifier, unauthorised
 from app.terminology.index import Terminology
 
 NO_STORE = {"Cache-Control": "no-store"}
+JSON_PATCH = "application/json-patch+json"
 
 
 def settings_of(request: Request) -> Settings:
@@ -86,6 +87,15 @@ async def fhir_json_body(request: Request) -> Any:
     settings = settings_of(request)
     require_json_content_type(request.headers.get("content-type"))
     return parse_json(await read_body(request, settings.max_json_bytes), settings.max_json_bytes)
+
+
+async def json_patch_body(request: Request) -> list[Any]:
+    settings = settings_of(request)
+    require_json_content_type(request.headers.get("content-type"), {JSON_PATCH})
+    patch = parse_json(await read_body(request, settings.max_json_bytes), settings.max_json_bytes)
+    if not isinstance(patch, list):
+        raise error(400, "INVALID_PATCH", "A JSON Patch is an array of operations.", "body")
+    return patch
 
 
 def fhir_response(

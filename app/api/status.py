@@ -5,12 +5,57 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.api.deps import caller_of, engine_of, fhir_response, self_link, settings_of
+from urllib.parse import urlencode
+
+from app.api.deps import (
+    caller_of,
+    client_address,
+    engine_of,
+    fhir_response,
+    requires,
+    self_link,
+    settings_of,
+)
+from app.domain.errors import error
 from app.fhir.searchset import searchset
-from app.security.caller import Caller
-from app.workflow import read
+from app.security.caller import Caller, Role
+from app.workflow import read, status_search
 
 router = APIRouter(tags=["status"])
+
+
+@router.get("/fhir/Task", summary="Task status: by group-identifier (EPU), or the prescriber's list")
+def search_tasks(
+    request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB)
+) -> Response:
+    base = settings_of(request).public_base_url.rstrip("/")
+    group = request.query_params.get("group-identifier")
+    if group:
+        epu = status_search.epu_of_token(group, "group-identifier")
+        body = status_search.tasks_of_prescription(
+            engine_of(request), base, caller, epu, self_link(request), client_address(request)
+        )
+        return fhir_response(body)
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    query = status_search.parse_list_query(params, caller)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
+    page_url = f"{base}{request.url.path}?{urlencode(kept)}{'&' if kept else ''}"
+    return fhir_response(status_search.prescriber_list(engine_of(request), base, caller, query, page_url))
+
+
+@router.get("/fhir/AuditEvent", summary="Who pulled or changed a prescription (its prescriber only)")
+def search_audit_events(
+    request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)
+) -> Response:
+    value = request.query_params.get("entity-identifier")
+    if not value:
+        raise error(400, "SEARCH_NOT_SUPPORTED", "AuditEvents are searched by entity-identifier "
+                    "(the EPU).", "entity-identifier", issue_type="not-supported")  # fmt: skip
+    epu = status_search.epu_of_token(value, "entity-identifier")
+    base = settings_of(request).public_base_url.rstrip("/")
+    return fhir_response(
+        status_search.audit_trail(engine_of(request), base, caller, epu, self_link(request))
+    )
 
 
 @router.get("/fhir/{resource_type}/{resource_id}", summary="Read a resource")

@@ -13,9 +13,10 @@ class Prescription(SQLModel, table=True):
     """One EPU: who wrote it, where it stands, who holds it."""
 
     __tablename__ = "prescriptions"
+    __table_args__ = (Index("ix_prescriptions_prescriber_updated", "prescriber_rpps", "last_updated"),)
 
     epu: str = Field(primary_key=True, max_length=18)
-    prescriber_rpps: str = Field(index=True, max_length=11)
+    prescriber_rpps: str = Field(max_length=11)
     status: str = Field(max_length=16)
     owner_lab: str | None = Field(default=None, max_length=32)
     group_task_id: str = Field(max_length=64)

@@ -28,6 +28,7 @@ from app.store.database import transaction
 from app.store.resources import insert_resource, instant, new_ids
 from app.store.tables import IdempotencyRecord, Prescription
 from app.terminology.index import Terminology
+from app.workflow.state import round_input
 
 TASK_CODE_SYSTEM = "http://hl7.org/fhir/CodeSystem/task-code"
 
@@ -193,6 +194,30 @@ def _rewrite_references(node: Any, local_refs: dict[str, str]) -> Any:
     return node
 
 
+def task_resource(
+    task_id: str,
+    epu: str,
+    authored_on: str,
+    requester: dict[str, Any],
+    patient_ref: str,
+    moment: datetime,
+) -> dict[str, Any]:
+    """A `requested` Task of this prescription; lines add focus and partOf."""
+    return {
+        "resourceType": "Task",
+        "id": task_id,
+        "meta": {"profile": [PROFILE_TASK]},
+        "groupIdentifier": epu_identifier(epu),
+        "status": "requested",
+        "intent": "order",
+        "code": {"coding": [{"system": TASK_CODE_SYSTEM, "code": "fulfill"}]},
+        "authoredOn": authored_on,
+        "lastModified": instant(moment),
+        "requester": requester,
+        "for": {"reference": patient_ref},
+    }
+
+
 def _task(
     task_id: str,
     epu: str,
@@ -201,19 +226,10 @@ def _task(
     patient_ref: str,
     moment: datetime,
 ) -> dict[str, Any]:
-    task: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": task_id,
-        "meta": {"profile": [PROFILE_TASK]},
-        "groupIdentifier": epu_identifier(epu),
-        "status": "requested",
-        "intent": "order",
-        "code": {"coding": [{"system": TASK_CODE_SYSTEM, "code": "fulfill"}]},
-        "authoredOn": instant(draft.authored_on),
-        "lastModified": instant(moment),
-        "requester": {"reference": requester_ref},
-        "for": {"reference": patient_ref},
-    }
+    task = task_resource(
+        task_id, epu, instant(draft.authored_on), {"reference": requester_ref}, patient_ref, moment
+    )
     if draft.rounds_total > 1:
         task["restriction"] = {"repetitions": draft.rounds_total}
+        task["input"] = [round_input(1)]
     return task

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller
-from app.store.database import transaction
 from app.store.resources import of_prescription
-from app.workflow.access import find_for, now
+from app.workflow.access import find_for
+from app.workflow.audited import audited
 
 MATCHED = "ServiceRequest"
 CONTEXT_TYPES = ("Observation", "Condition")
@@ -25,6 +26,36 @@ class Includes:
     requester: bool = True
     subject: bool = True
     tasks: bool = True
+    provenance: bool = True
+
+    def resource_types(self) -> list[str]:
+        types = [MATCHED, *CONTEXT_TYPES]
+        if self.requester:
+            types += ["Practitioner", "PractitionerRole", "Organization"]
+        if self.subject:
+            types.append("Patient")
+        if self.tasks:
+            types.append("Task")
+        if self.provenance:
+            types.append("Provenance")
+        return types
+
+
+EVERYTHING = Includes()
+
+
+def prescription_bundle(session: Session, base_url: str, epu: str, includes: Includes,
+                        self_link: str) -> bytes:
+    """The prescription as a searchset: its lines as matches, the rest as includes."""
+    rows = of_prescription(session, epu, includes.resource_types())
+    hits = sorted(
+        (
+            Hit(row.resource_type, row.id, row.body, "match" if row.resource_type == MATCHED else "include")
+            for row in rows
+        ),
+        key=lambda hit: hit.mode != "match",
+    )
+    return searchset(base_url, hits, self_link)
 
 
 def pull(
@@ -37,20 +68,8 @@ def pull(
     address: str | None,
     expression: str = "epu",
 ) -> bytes:
-    types = [MATCHED, *CONTEXT_TYPES]
-    if includes.requester:
-        types += ["Practitioner", "PractitionerRole", "Organization"]
-    if includes.subject:
-        types.append("Patient")
-    if includes.tasks:
-        types.append("Task")
-    with transaction(engine) as session:
+    def work(session: Session) -> bytes:
         find_for(session, caller, epu, expression)
-        rows = of_prescription(session, epu, types)
-        audit.record(session, caller, epu, audit.Action.PULL, now(), address=address)
-    hits = sorted(
-        (Hit(row.resource_type, row.id, row.body, "match" if row.resource_type == MATCHED else "include")
-         for row in rows),
-        key=lambda hit: hit.mode != "match",
-    )
-    return searchset(base_url, hits, self_link)
+        return prescription_bundle(session, base_url, epu, includes, self_link)
+
+    return audited(engine, caller, epu, audit.Action.PULL, address, work)

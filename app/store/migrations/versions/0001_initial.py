@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
     )
-    op.create_index("ix_prescriptions_prescriber_rpps", "prescriptions", ["prescriber_rpps"])
+    op.create_index(
+        "ix_prescriptions_prescriber_updated", "prescriptions", ["prescriber_rpps", "last_updated"]
+    )
     op.create_index("ix_prescriptions_last_updated", "prescriptions", ["last_updated"])
     op.create_table(
         "idempotency_records",

@@ -1,0 +1,144 @@
+"""The lab's workflow operations and the prescriber's cancel: claim, release, update a line,
+adapt, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import Response
+
+from app.api.deps import (
+    client_address,
+    engine_of,
+    fhir_json_body,
+    fhir_response,
+    json_patch_body,
+    requires,
+    self_link,
+    settings_of,
+    terminology_of,
+)
+from app.domain import epu_id
+from app.domain.errors import error
+from app.fhir.body import require_resource
+from app.fhir.parameters import required_text
+from app.security.caller import Caller, Role
+from app.workflow.adapt import adapt
+from app.workflow.cancel import cancel
+from app.workflow.claim import claim
+from app.workflow.release import release
+from app.workflow.update_task import update_task
+
+router = APIRouter(tags=["lab workflow"])
+
+
+def _epu_parameter(parameters: Any) -> str:
+    document = require_resource(parameters, "Parameters")
+    return epu_id.normalise(required_text(document, "epu"), "Parameters.parameter.where(name='epu')")
+
+
+def _base(request: Request) -> str:
+    return settings_of(request).public_base_url.rstrip("/")
+
+
+@router.post("/fhir/Task/$claim", summary="A lab claims a prescription (Parameters{epu})")
+def claim_prescription(
+    request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
+) -> Response:
+    epu = _epu_parameter(parameters)
+    body = claim(engine_of(request), _base(request), caller, epu, self_link(request),
+                 client_address(request))  # fmt: skip
+    return fhir_response(body)
+
+
+@router.post("/fhir/Task/$release", summary="The holding lab gives a prescription back")
+def release_prescription(
+    request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
+) -> Response:
+    epu = _epu_parameter(parameters)
+    body = release(engine_of(request), _base(request), caller, epu, self_link(request),
+                   client_address(request))  # fmt: skip
+    return fhir_response(body)
+
+
+@router.post("/fhir/Task/$cancel", summary="The prescriber cancels (Parameters{epu, reason})")
+def cancel_prescription(
+    request: Request,
+    parameters: Any = Depends(fhir_json_body),
+    caller: Caller = requires(Role.PRESCRIBER),
+) -> Response:
+    epu = _epu_parameter(parameters)
+    reason = required_text(parameters, "reason")
+    group = cancel(engine_of(request), caller, epu, reason, client_address(request))
+    return fhir_response(group)
+
+
+@router.put("/fhir/Task/{task_id}", summary="The holding lab updates a line Task (If-Match)")
+def put_task(
+    request: Request,
+    task_id: str,
+    task: Any = Depends(fhir_json_body),
+    caller: Caller = requires(Role.LAB),
+    if_match: str | None = Header(default=None),
+) -> Response:
+    updated = update_task(
+        engine_of(request), caller, task_id, if_match,
+        replacement=require_resource(task, "Task"), address=client_address(request),
+    )  # fmt: skip
+    return _task_answer(updated.resource, updated.version)
+
+
+@router.patch("/fhir/Task/{task_id}", summary="The holding lab patches a line Task (JSON Patch)")
+def patch_task(
+    request: Request,
+    task_id: str,
+    patch: Any = Depends(json_patch_body),
+    caller: Caller = requires(Role.LAB),
+    if_match: str | None = Header(default=None),
+) -> Response:
+    updated = update_task(
+        engine_of(request), caller, task_id, if_match, patch=patch, address=client_address(request)
+    )
+    return _task_answer(updated.resource, updated.version)
+
+
+@router.post("/fhir/ServiceRequest", summary="The biologist adds or replaces a line")
+def add_line(
+    request: Request,
+    service_request: Any = Depends(fhir_json_body),
+    caller: Caller = requires(Role.LAB),
+    x_provenance: str | None = Header(default=None),
+) -> Response:
+    stored = adapt(
+        engine_of(request), terminology_of(request), caller,
+        require_resource(service_request, "ServiceRequest"),
+        _provenance_reason(x_provenance), client_address(request),
+    )  # fmt: skip
+    location = f"{_base(request)}/fhir/ServiceRequest/{stored['id']}/_history/1"
+    return fhir_response(stored, 201, {"Location": location, "ETag": 'W/"1"'})
+
+
+def _task_answer(task: dict[str, Any], version: int) -> Response:
+    return fhir_response(task, headers={"ETag": f'W/"{version}"'})
+
+
+def _provenance_reason(header: str | None) -> str | None:
+    """The reason of an X-Provenance header (FHIR R4 3.1.0.4.2): reason[0].text or its coding."""
+    if not header:
+        return None
+    try:
+        provenance = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        raise error(400, "INVALID_PROVENANCE", "X-Provenance must hold a Provenance in JSON.",
+                    "X-Provenance") from None  # fmt: skip
+    reasons = provenance.get("reason") if isinstance(provenance, dict) else None
+    if not isinstance(reasons, list) or not reasons or not isinstance(reasons[0], dict):
+        return None
+    first = reasons[0]
+    text = first.get("text") or next(
+        (c.get("display") or c.get("code") for c in first.get("coding", []) if isinstance(c, dict)),
+        None,
+    )
+    return str(text)[:500] if text else None

@@ -1,0 +1,177 @@
+"""Status for the prescriber: the Tasks of one prescription, the list of their prescriptions,
+and the audit trail of one prescription."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from app.domain import epu_id
+from app.domain.errors import error
+from app.fhir.identifiers import RPPS_OID, RPPS_URL
+from app.fhir.searchset import Hit, searchset
+from app.security import audit
+from app.security.caller import Caller, Role
+from app.store.database import transaction
+from app.store.resources import of_prescription
+from app.store.tables import Prescription, StoredResource
+from app.workflow.access import find_for, unknown_epu
+from app.workflow.audited import audited
+
+MAX_COUNT = 200
+DEFAULT_COUNT = 50
+
+
+def epu_of_token(value: str, parameter: str) -> str:
+    """The EPU in a token search value `system|code` (or a bare, possibly typed, code)."""
+    system, separator, code = value.rpartition("|")
+    if separator and system not in ("", epu_id.EPU_SYSTEM):
+        raise error(400, "UNKNOWN_IDENTIFIER_SYSTEM", f"{parameter}'s system must be "
+                    f"{epu_id.EPU_SYSTEM}.", parameter)  # fmt: skip
+    return epu_id.normalise(code, parameter)
+
+
+def tasks_of_prescription(
+    engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
+) -> bytes:
+    def work(session: Session) -> bytes:
+        find_for(session, caller, epu, "group-identifier")
+        rows = of_prescription(session, epu, ["Task"])
+        return searchset(base_url, [Hit(r.resource_type, r.id, r.body) for r in rows], self_link)
+
+    return audited(engine, caller, epu, audit.Action.STATUS, address, work)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    statuses: tuple[str, ...] = ()
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    count: int = DEFAULT_COUNT
+    offset: int = 0
+    requester_is_caller: bool = True
+
+
+def prescriber_list(
+    engine: Engine, base_url: str, caller: Caller, query: ListQuery, page_url: str
+) -> bytes:
+    """The group Tasks of the caller's prescriptions, most recently changed first."""
+    if caller.role is not Role.PRESCRIBER:
+        raise error(
+            400,
+            "SEARCH_NOT_SUPPORTED",
+            "Labs search Tasks by group-identifier (the EPU).",
+            "group-identifier",
+            issue_type="not-supported",
+        )
+    hits: list[Hit] = []
+    has_more = False
+    if query.requester_is_caller:
+        with transaction(engine) as session:
+            statement = select(Prescription.group_task_id).where(
+                Prescription.prescriber_rpps == caller.rpps  # type: ignore[arg-type]
+            )
+            if query.statuses:
+                statement = statement.where(Prescription.status.in_(query.statuses))  # type: ignore[attr-defined]
+            if query.updated_after:
+                statement = statement.where(Prescription.last_updated > query.updated_after)  # type: ignore[arg-type]
+            if query.updated_before:
+                statement = statement.where(Prescription.last_updated < query.updated_before)  # type: ignore[arg-type]
+            statement = (
+                statement.order_by(Prescription.last_updated.desc())  # type: ignore[attr-defined]
+                .offset(query.offset)
+                .limit(query.count + 1)
+            )
+            task_ids = list(session.execute(statement).scalars())
+            has_more = len(task_ids) > query.count
+            task_ids = task_ids[: query.count]
+            rows = {
+                row.id: row
+                for row in session.execute(
+                    select(StoredResource).where(
+                        StoredResource.resource_type == "Task",  # type: ignore[arg-type]
+                        StoredResource.id.in_(task_ids),  # type: ignore[attr-defined]
+                    )
+                ).scalars()
+            }
+            hits = [Hit("Task", rows[i].id, rows[i].body) for i in task_ids if i in rows]
+    links = {}
+    if has_more:
+        links["next"] = page_url + urlencode({"_offset": query.offset + query.count})
+    if query.offset:
+        links["previous"] = page_url + urlencode({"_offset": max(0, query.offset - query.count)})
+    return searchset(base_url, hits, page_url + urlencode({"_offset": query.offset}),
+                     total=None, links=links)  # fmt: skip
+
+
+def parse_list_query(params: dict[str, list[str]], caller: Caller) -> ListQuery:
+    statuses: list[str] = []
+    for value in params.get("status", []):
+        statuses += [s for s in value.split(",") if s]
+    after = before = None
+    for value in params.get("_lastUpdated", []):
+        prefix, moment = value[:2], value[2:]
+        if prefix not in ("gt", "ge", "lt", "le"):
+            prefix, moment = "eq", value
+        parsed = _moment(moment)
+        if prefix in ("gt", "ge"):
+            after = parsed
+        elif prefix in ("lt", "le"):
+            before = parsed
+        else:
+            raise error(400, "INVALID_SEARCH", "_lastUpdated takes gt, ge, lt or le.", "_lastUpdated")
+    count = _integer(params, "_count", DEFAULT_COUNT)
+    if not 1 <= count <= MAX_COUNT:
+        raise error(400, "INVALID_SEARCH", f"_count is between 1 and {MAX_COUNT}.", "_count")
+    offset = _integer(params, "_offset", 0)
+    if offset < 0:
+        raise error(400, "INVALID_SEARCH", "_offset cannot be negative.", "_offset")
+    requester_is_caller = all(_names_caller(v, caller) for v in params.get("requester", []))
+    requester_is_caller &= all(
+        _names_caller(v, caller) for v in params.get("requester:identifier", [])
+    )
+    return ListQuery(tuple(statuses), after, before, count, offset, requester_is_caller)
+
+
+def _names_caller(value: str, caller: Caller) -> bool:
+    if value.startswith("Practitioner/"):
+        return True  # one of the caller's own Practitioner resources, or simply nothing found
+    system, _, code = value.rpartition("|")
+    if system == RPPS_OID:
+        return code == f"8{caller.rpps}"
+    return code == caller.rpps and system in ("", RPPS_URL)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise error(400, "INVALID_SEARCH", "_lastUpdated needs an ISO 8601 instant.",
+                    "_lastUpdated") from None  # fmt: skip
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
+    values = params.get(name)
+    if not values:
+        return default
+    try:
+        return int(values[0])
+    except ValueError:
+        raise error(400, "INVALID_SEARCH", f"{name} takes a whole number.", name) from None
+
+
+def audit_trail(
+    engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str
+) -> bytes:
+    """The AuditEvents of one prescription, for its prescriber only (404 for anyone else)."""
+    with transaction(engine) as session:
+        if caller.role is not Role.PRESCRIBER:
+            raise unknown_epu("entity-identifier")
+        find_for(session, caller, epu, "entity-identifier")
+        rows = of_prescription(session, epu, ["AuditEvent"])
+        return searchset(base_url, [Hit(r.resource_type, r.id, r.body) for r in rows], self_link)

@@ -1,0 +1,191 @@
+"""Update: the lab that holds the prescription reports progress on one line's Task (PUT or JSON
+Patch, guarded by If-Match), or takes the line off with a reason."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonpatch
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.domain.errors import GatewayError, Issue, error
+from app.domain.task_status import Operation, Status
+from app.fhir.structure import check_resource
+from app.security import audit
+from app.security.caller import Caller
+from app.store.database import transaction
+from app.store.resources import current
+from app.workflow.access import now
+from app.workflow.audited import audited
+from app.workflow.renew import renew_if_round_done
+from app.workflow.state import (
+    Held,
+    TaskVersion,
+    load,
+    move,
+    record_provenance,
+    refuse_unless_holder,
+    summarise,
+)
+
+# What a lab may change on a line Task; everything else is the gateway's to keep.
+LAB_ELEMENTS = {"status", "businessStatus", "statusReason", "note", "output", "executionPeriod"}
+SERVER_ELEMENTS = {"meta", "lastModified", "text"}
+
+
+def update_task(
+    engine: Engine,
+    caller: Caller,
+    task_id: str,
+    if_match: str | None,
+    replacement: dict[str, Any] | None = None,
+    patch: Any = None,
+    address: str | None = None,
+) -> TaskVersion:
+    """Apply a PUT body (`replacement`) or a JSON Patch (`patch`) to a line Task."""
+    seen_version = _version_of(if_match)
+    epu = _epu_of_task(engine, task_id)
+
+    def work(session: Session) -> TaskVersion:
+        moment = now()
+        held = load(session, caller, epu, expression="Task")
+        refuse_unless_holder(held, caller)
+        task = held.line(task_id)
+        if task is None:
+            raise error(
+                409,
+                "GROUP_TASK_READ_ONLY",
+                "The group Task summarises its lines: update the line Tasks instead.",
+                "Task",
+                issue_type="business-rule",
+            )
+        if task.version != seen_version:
+            raise _stale(task_id, seen_version)
+        wanted = _apply(task.resource, replacement, patch)
+        _check_only_lab_elements_change(task.resource, wanted)
+        target = Status(wanted["status"])
+        reason = _reason(wanted)
+        for element in LAB_ELEMENTS - {"status", "statusReason"}:
+            if element in wanted:
+                task.resource[element] = wanted[element]
+            else:
+                task.resource.pop(element, None)
+        if target is Status.CANCELLED:
+            if not reason:
+                raise error(
+                    422,
+                    "REASON_REQUIRED",
+                    "Taking a line off needs a reason in Task.statusReason.text.",
+                    "Task.statusReason",
+                    issue_type="required",
+                )
+            move(session, task, target, Operation.REMOVE, moment, reason=reason)
+        else:
+            move(session, task, target, Operation.UPDATE, moment, reason=reason)
+        summarise(session, held, moment)
+        record_provenance(session, caller, epu, [task.resource], _activity(target), moment, reason)
+        renew_if_round_done(session, caller, held, moment)
+        return _fresh(held, task_id)
+
+    return audited(engine, caller, epu, audit.Action.UPDATE, address, work)
+
+
+def _fresh(held: Held, task_id: str) -> TaskVersion:
+    task = held.line(task_id)
+    assert task is not None
+    return task
+
+
+def _activity(target: Status) -> str:
+    return "remove" if target is Status.CANCELLED else "update"
+
+
+def _version_of(if_match: str | None) -> int:
+    if not if_match:
+        raise error(
+            428,
+            "IF_MATCH_REQUIRED",
+            'Updating a Task needs If-Match: W/"<versionId>" of the version you read.',
+            "Task.meta.versionId",
+            issue_type="required",
+        )
+    text = if_match.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise error(400, "INVALID_IF_MATCH", 'If-Match must look like W/"3".', "Task.meta.versionId")
+    return int(text)
+
+
+def _stale(task_id: str, seen_version: int) -> GatewayError:
+    return error(
+        412,
+        "VERSION_CONFLICT",
+        f"Task/{task_id} changed since version {seen_version}: read it again and retry.",
+        "Task.meta.versionId",
+        issue_type="conflict",
+    )
+
+
+def _epu_of_task(engine: Engine, task_id: str) -> str:
+    with transaction(engine) as session:
+        row = current(session, "Task", task_id)
+    if row is None:
+        raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
+                    issue_type="not-found")  # fmt: skip
+    return row.epu
+
+
+def _apply(stored: dict[str, Any], replacement: dict[str, Any] | None, patch: Any) -> dict[str, Any]:
+    if replacement is not None:
+        wanted = replacement
+        if wanted.get("id") not in (None, stored["id"]):
+            raise error(400, "ID_MISMATCH", "The body's id is not the id in the URL.", "Task.id")
+    else:
+        try:
+            wanted = jsonpatch.apply_patch(copy.deepcopy(stored), patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
+            raise error(
+                422, "PATCH_NOT_APPLICABLE", f"The JSON Patch cannot be applied: {str(exc)[:200]}",
+                "Task", issue_type="processing",
+            ) from None  # fmt: skip
+    if not isinstance(wanted, dict) or wanted.get("resourceType") != "Task":
+        raise error(400, "WRONG_RESOURCE_TYPE", "The result must be a Task.", "Task.resourceType")
+    issues = check_resource(wanted, "Task")
+    if issues:
+        raise GatewayError(400, issues)
+    return wanted
+
+
+def _check_only_lab_elements_change(stored: dict[str, Any], wanted: dict[str, Any]) -> None:
+    changed = sorted(
+        name
+        for name in set(stored) | set(wanted)
+        if name not in LAB_ELEMENTS | SERVER_ELEMENTS and stored.get(name) != wanted.get(name)
+    )
+    if changed:
+        raise GatewayError(422, [_immutable(name) for name in changed])
+
+
+def _immutable(name: str) -> Issue:
+    return Issue(
+        severity="error",
+        code="business-rule",
+        diagnostics=f"Task.{name} is kept by the gateway; a lab may change only "
+        f"{', '.join(sorted(LAB_ELEMENTS))}.",
+        expression=(f"Task.{name}",),
+        error_code="ELEMENT_NOT_CHANGEABLE",
+    )
+
+
+def _reason(wanted: dict[str, Any]) -> str | None:
+    reason = wanted.get("statusReason")
+    if isinstance(reason, dict):
+        text = reason.get("text") or next(
+            (c.get("display") or c.get("code") for c in reason.get("coding", [])), None
+        )
+        return str(text) if text else None
+    return None

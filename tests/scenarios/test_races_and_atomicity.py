@@ -1,0 +1,88 @@
+"""Two labs racing for one prescription, two updates racing on one Task, and a crash mid-way:
+exactly one wins, and a failure leaves nothing half-done."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.store.tables import Prescription, StoredResource
+from app.workflow import claim as claim_module
+from tests.conftest import LAB, OTHER_LAB, Tokens
+from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls at the same moment, each in its own thread; their answers, in order."""
+    barrier = threading.Barrier(len(calls))
+    answers: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        answers[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_labs_claiming_at_once_one_wins(client: TestClient, tokens: Tokens, attempt: int) -> None:
+    epu = new_prescription(client, tokens)
+    first, second = tokens.lab(LAB), tokens.lab(OTHER_LAB)
+
+    answers = race(lambda: operation(client, "claim", first, epu), lambda: operation(client, "claim", second, epu))
+
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    winner = LAB if answers[0].status_code == 200 else OTHER_LAB
+    owners = {t["owner"]["identifier"]["value"] for t in tasks(client, tokens.prescriber(), epu)["lines"]}
+    assert owners == {winner}
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_updates_racing_on_one_task_one_gets_412(client: TestClient, tokens: Tokens, attempt: int) -> None:
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    line = tasks(client, tokens.lab(), epu)["lines"][0]
+
+    answers = race(
+        lambda: set_status(client, tokens.lab(), line, "in-progress"),
+        lambda: set_status(client, tokens.lab(), line, "completed"),
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 412]
+    stored = client.get(f"/fhir/Task/{line['id']}", headers=tokens.lab()).json()
+    assert stored["meta"]["versionId"] == "3"
+
+
+def test_a_crash_mid_claim_leaves_nothing_half_done(
+    client: TestClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    epu = new_prescription(client, tokens)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        before = {(r.resource_type, r.id, r.version_id) for r in session.execute(select(StoredResource)).scalars()}
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(claim_module, "record_provenance", crash)
+    response = operation(client, "claim", tokens.lab(), epu)
+
+    assert response.status_code == 500
+    assert "disk full" not in response.text and "Traceback" not in response.text
+    with Session(engine) as session:
+        after = {(r.resource_type, r.id, r.version_id) for r in session.execute(select(StoredResource)).scalars()}
+        prescription = session.get(Prescription, epu)
+    assert after == before
+    assert prescription is not None and prescription.owner_lab is None
+    assert prescription.status == "requested"
