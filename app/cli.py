@@ -44,9 +44,9 @@ def _serve(arguments: argparse.Namespace) -> int:
 
 
 def _token(arguments: argparse.Namespace) -> int:
+    from app.domain.errors import GatewayError
     from app.security.local_issuer import issue_token
     from app.security.tokens import caller_from_claims
-    from app.domain.errors import GatewayError
 
     settings = get_settings()
     if not settings.uses_local_issuer:
@@ -57,7 +57,9 @@ def _token(arguments: argparse.Namespace) -> int:
         )
         return 2
     try:
-        caller_from_claims({"role": arguments.role, "rpps": arguments.rpps, "lab": arguments.lab, "sub": "-"})
+        caller_from_claims(
+            {"role": arguments.role, "rpps": arguments.rpps, "lab": arguments.lab, "sub": "-"}
+        )
     except GatewayError as refused:
         print(f"epu token: {refused}", file=sys.stderr)
         return 2

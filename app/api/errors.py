@@ -59,7 +59,9 @@ async def _http_error(_request: Request, exc: HTTPException) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error", extra={"request_id": getattr(request.state, "request_id", None)})
+    log.exception(
+        "unexpected error", extra={"request_id": getattr(request.state, "request_id", None)}
+    )
     issue = Issue(
         severity="fatal",
         code="exception",

@@ -49,8 +49,7 @@ def epu_from_requisition(value: str | None) -> str:
         raise error(
             400,
             "SEARCH_NOT_SUPPORTED",
-            "Prescriptions are found by their EPU: "
-            f"?requisition={epu_id.EPU_SYSTEM}|<EPU code>.",
+            f"Prescriptions are found by their EPU: ?requisition={epu_id.EPU_SYSTEM}|<EPU code>.",
             REQUISITION,
             issue_type="not-supported",
         )

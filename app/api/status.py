@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-
-from urllib.parse import urlencode
 
 from app.api.deps import (
     caller_of,
@@ -24,7 +24,9 @@ from app.workflow import read, status_search
 router = APIRouter(tags=["status"])
 
 
-@router.get("/fhir/Task", summary="Task status: by group-identifier (EPU), or the prescriber's list")
+@router.get(
+    "/fhir/Task", summary="Task status: by group-identifier (EPU), or the prescriber's list"
+)
 def search_tasks(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB)
 ) -> Response:
@@ -40,10 +42,14 @@ def search_tasks(
     query = status_search.parse_list_query(params, caller)
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_offset"]
     page_url = f"{base}{request.url.path}?{urlencode(kept)}{'&' if kept else ''}"
-    return fhir_response(status_search.prescriber_list(engine_of(request), base, caller, query, page_url))
+    return fhir_response(
+        status_search.prescriber_list(engine_of(request), base, caller, query, page_url)
+    )
 
 
-@router.get("/fhir/AuditEvent", summary="Who pulled or changed a prescription (its prescriber only)")
+@router.get(
+    "/fhir/AuditEvent", summary="Who pulled or changed a prescription (its prescriber only)"
+)
 def search_audit_events(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)
 ) -> Response:

@@ -36,7 +36,9 @@ router = APIRouter(tags=["lab workflow"])
 
 def _epu_parameter(parameters: Any) -> str:
     document = require_resource(parameters, "Parameters")
-    return epu_id.normalise(required_text(document, "epu"), "Parameters.parameter.where(name='epu')")
+    return epu_id.normalise(
+        required_text(document, "epu"), "Parameters.parameter.where(name='epu')"
+    )
 
 
 def _base(request: Request) -> str:

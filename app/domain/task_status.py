@@ -27,21 +27,21 @@ class Operation(StrEnum):
     RENEW = "renew"  # a renewable prescription starts its next round
 
 
-S, O = Status, Operation
+S, Op = Status, Operation
 LINE_MOVES: dict[tuple[Status, Status], frozenset[Operation]] = {
-    (S.REQUESTED, S.ACCEPTED): frozenset({O.CLAIM}),
-    (S.ACCEPTED, S.REQUESTED): frozenset({O.RELEASE}),
-    (S.ACCEPTED, S.ACCEPTED): frozenset({O.UPDATE}),
-    (S.ACCEPTED, S.IN_PROGRESS): frozenset({O.UPDATE}),
-    (S.ACCEPTED, S.COMPLETED): frozenset({O.UPDATE}),
-    (S.IN_PROGRESS, S.IN_PROGRESS): frozenset({O.UPDATE}),
-    (S.IN_PROGRESS, S.COMPLETED): frozenset({O.UPDATE}),
-    (S.ACCEPTED, S.REJECTED): frozenset({O.UPDATE}),
-    (S.REQUESTED, S.CANCELLED): frozenset({O.CANCEL}),
-    (S.ACCEPTED, S.CANCELLED): frozenset({O.CANCEL, O.REMOVE}),
-    (S.IN_PROGRESS, S.CANCELLED): frozenset({O.CANCEL, O.REMOVE}),
-    (S.COMPLETED, S.REQUESTED): frozenset({O.RENEW}),
-    (S.REJECTED, S.REQUESTED): frozenset({O.RENEW}),
+    (S.REQUESTED, S.ACCEPTED): frozenset({Op.CLAIM}),
+    (S.ACCEPTED, S.REQUESTED): frozenset({Op.RELEASE}),
+    (S.ACCEPTED, S.ACCEPTED): frozenset({Op.UPDATE}),
+    (S.ACCEPTED, S.IN_PROGRESS): frozenset({Op.UPDATE}),
+    (S.ACCEPTED, S.COMPLETED): frozenset({Op.UPDATE}),
+    (S.IN_PROGRESS, S.IN_PROGRESS): frozenset({Op.UPDATE}),
+    (S.IN_PROGRESS, S.COMPLETED): frozenset({Op.UPDATE}),
+    (S.ACCEPTED, S.REJECTED): frozenset({Op.UPDATE}),
+    (S.REQUESTED, S.CANCELLED): frozenset({Op.CANCEL}),
+    (S.ACCEPTED, S.CANCELLED): frozenset({Op.CANCEL, Op.REMOVE}),
+    (S.IN_PROGRESS, S.CANCELLED): frozenset({Op.CANCEL, Op.REMOVE}),
+    (S.COMPLETED, S.REQUESTED): frozenset({Op.RENEW}),
+    (S.REJECTED, S.REQUESTED): frozenset({Op.RENEW}),
 }
 
 
@@ -66,7 +66,11 @@ def check_move(current: Status, target: Status, operation: Operation, expression
         409,
         "ILLEGAL_TRANSITION",
         f"A line cannot go from '{current}' to '{target}' by {operation}. "
-        + (f"Allowed from '{current}': {', '.join(allowed)}." if allowed else "No move is allowed from here."),
+        + (
+            f"Allowed from '{current}': {', '.join(allowed)}."
+            if allowed
+            else "No move is allowed from here."
+        ),
         expression,
         issue_type="business-rule",
     )

@@ -122,7 +122,9 @@ def _check_structure(bundle: Any) -> list[Entry]:
         resource = raw.get("resource") if isinstance(raw, dict) else None
         path = f"Bundle.entry[{index}]"
         if resource is None:
-            issues.append(_rule(f"{path}.resource", "Each entry must hold a resource.", "structure"))
+            issues.append(
+                _rule(f"{path}.resource", "Each entry must hold a resource.", "structure")
+            )
             continue
         issues += check_resource(resource, f"{path}.resource")
         full_url = raw.get("fullUrl")
@@ -166,7 +168,8 @@ def _check_counts(entries: list[Entry]) -> list[Issue]:
                 _rule(
                     "Bundle.entry",
                     f"A prescription holds {wanted} {resource_type} (found {count}).",
-                    error_code="TOO_MANY_LINES" if resource_type == "ServiceRequest" and count > most
+                    error_code="TOO_MANY_LINES"
+                    if resource_type == "ServiceRequest" and count > most
                     else "INVALID_RESOURCE",
                 )
             )
@@ -263,7 +266,9 @@ def _check_line(
     patient_url = draft.patient.full_url
     if (resource.get("subject") or {}).get("reference") != patient_url:
         issues.append(_rule(f"{path}.subject", "subject must reference the Bundle's Patient."))
-    requesters = {draft.practitioner.full_url} | {e.full_url for e in draft.of_type("PractitionerRole")}
+    requesters = {draft.practitioner.full_url} | {
+        e.full_url for e in draft.of_type("PractitionerRole")
+    }
     if (resource.get("requester") or {}).get("reference") not in requesters:
         issues.append(
             _rule(
@@ -292,7 +297,9 @@ def _check_code(
     code = line.resource.get("code")
     path = f"{line.path}.code"
     if not isinstance(code, dict):
-        return [_rule(path, "Each line needs a code: a LOINC coding, or text for a free-text line.")]
+        return [
+            _rule(path, "Each line needs a code: a LOINC coding, or text for a free-text line.")
+        ]
     loinc = [
         (index, coding)
         for index, coding in enumerate(code.get("coding", []))

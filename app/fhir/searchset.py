@@ -43,7 +43,9 @@ def searchset(
             orjson.dumps(f"{base_url}/fhir/{hit.resource_type}/{hit.id}"),
             b',"resource":',
             hit.body,
-            b',"search":{"mode":"' + hit.mode.encode() + b'"}}' if bundle_type == "searchset" else b"}",
+            b',"search":{"mode":"' + hit.mode.encode() + b'"}}'
+            if bundle_type == "searchset"
+            else b"}",
         ]
     parts.append(b"]}")
     return b"".join(parts)

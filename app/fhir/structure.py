@@ -54,8 +54,15 @@ _PRIORITIES = {"routine", "urgent", "asap", "stat"}
 REQUIRED_BINDINGS: dict[str, dict[str, set[str]]] = {
     "Bundle": {
         "type": {
-            "document", "message", "transaction", "transaction-response", "batch",
-            "batch-response", "history", "searchset", "collection",
+            "document",
+            "message",
+            "transaction",
+            "transaction-response",
+            "batch",
+            "batch-response",
+            "history",
+            "searchset",
+            "collection",
         },
         "entry.request.method": {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"},
     },  # fmt: skip
@@ -69,7 +76,13 @@ REQUIRED_BINDINGS: dict[str, dict[str, set[str]]] = {
     "Organization": {"telecom.system": _CONTACT_SYSTEMS, "telecom.use": _CONTACT_USES},
     "ServiceRequest": {
         "status": {
-            "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown",
+            "draft",
+            "active",
+            "on-hold",
+            "revoked",
+            "completed",
+            "entered-in-error",
+            "unknown",
         },
         "intent": _REQUEST_INTENTS,
         "priority": _PRIORITIES,
@@ -77,14 +90,30 @@ REQUIRED_BINDINGS: dict[str, dict[str, set[str]]] = {
     },  # fmt: skip
     "Observation": {
         "status": {
-            "registered", "preliminary", "final", "amended", "corrected", "cancelled",
-            "entered-in-error", "unknown",
+            "registered",
+            "preliminary",
+            "final",
+            "amended",
+            "corrected",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
         },
     },  # fmt: skip
     "Task": {
         "status": {
-            "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled",
-            "in-progress", "on-hold", "failed", "completed", "entered-in-error",
+            "draft",
+            "requested",
+            "received",
+            "accepted",
+            "rejected",
+            "ready",
+            "cancelled",
+            "in-progress",
+            "on-hold",
+            "failed",
+            "completed",
+            "entered-in-error",
         },
         "intent": _REQUEST_INTENTS | {"unknown"},
         "priority": _PRIORITIES,
@@ -114,8 +143,10 @@ def check_resource(resource: Any, path: str) -> list[Issue]:
         return [_from_pydantic(path, error) for error in exc.errors()]
     except (KeyError, TypeError, ValueError) as exc:
         # fhir.resources raises these for some nested shapes (e.g. an unknown contained type).
-        return [_invalid(path, f"The resource's structure is not valid FHIR R4 ({type(exc).__name__}).")]
-    return list(_binding_issues(resource, resource_type, path))
+        return [
+            _invalid(path, f"The resource's structure is not valid FHIR R4 ({type(exc).__name__}).")
+        ]
+    return list(_binding_issues(resource, str(resource_type), path))
 
 
 def _from_pydantic(path: str, error: Any) -> Issue:

@@ -54,7 +54,7 @@ class TokenVerifier:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
-        kid = header.get("kid")
+        kid = str(header.get("kid"))
         if self._jwks_client is not None:
             return self._jwks_client.get_signing_key(kid)
         assert self._local_keys is not None
@@ -66,7 +66,7 @@ class TokenVerifier:
 
 def caller_from_claims(claims: dict[str, Any]) -> Caller:
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError:
         raise unauthorised("The bearer token carries no known role.") from None
     rpps = claims.get("rpps")

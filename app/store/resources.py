@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.domain.errors import error
 from app.store.tables import ResourceVersion, StoredResource
@@ -71,11 +71,13 @@ def replace_resource(
     result = session.execute(
         update(StoredResource)
         .where(
-            StoredResource.resource_type == resource["resourceType"],  # type: ignore[arg-type]
-            StoredResource.id == resource["id"],  # type: ignore[arg-type]
-            StoredResource.version_id == seen_version,  # type: ignore[arg-type]
+            col(StoredResource.resource_type) == resource["resourceType"],
+            col(StoredResource.id) == resource["id"],
+            col(StoredResource.version_id) == seen_version,
         )
-        .values(version_id=new_version, last_updated=moment, status=resource.get("status"), body=body)
+        .values(
+            version_id=new_version, last_updated=moment, status=resource.get("status"), body=body
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise error(
@@ -108,10 +110,10 @@ def of_prescription(
     statement = (
         select(StoredResource)
         .where(
-            StoredResource.epu == epu,  # type: ignore[arg-type]
-            StoredResource.resource_type.in_(resource_types),  # type: ignore[attr-defined]
+            col(StoredResource.epu) == epu,
+            col(StoredResource.resource_type).in_(resource_types),
         )
-        .order_by(StoredResource.id)  # type: ignore[arg-type]
+        .order_by(col(StoredResource.id))
     )
     return list(session.execute(statement).scalars())
 
@@ -121,10 +123,10 @@ def versions(session: Session, resource_type: str, resource_id: str) -> list[Res
     statement = (
         select(ResourceVersion)
         .where(
-            ResourceVersion.resource_type == resource_type,  # type: ignore[arg-type]
-            ResourceVersion.id == resource_id,  # type: ignore[arg-type]
+            col(ResourceVersion.resource_type) == resource_type,
+            col(ResourceVersion.id) == resource_id,
         )
-        .order_by(ResourceVersion.version_id.desc())  # type: ignore[attr-defined]
+        .order_by(col(ResourceVersion.version_id).desc())
     )
     return list(session.execute(statement).scalars())
 

@@ -13,7 +13,9 @@ class Prescription(SQLModel, table=True):
     """One EPU: who wrote it, where it stands, who holds it."""
 
     __tablename__ = "prescriptions"
-    __table_args__ = (Index("ix_prescriptions_prescriber_updated", "prescriber_rpps", "last_updated"),)
+    __table_args__ = (
+        Index("ix_prescriptions_prescriber_updated", "prescriber_rpps", "last_updated"),
+    )
 
     epu: str = Field(primary_key=True, max_length=18)
     prescriber_rpps: str = Field(max_length=11)
@@ -27,7 +29,7 @@ class Prescription(SQLModel, table=True):
     created_at: datetime
     last_updated: datetime = Field(index=True)
     version: int = 1
-    """Bumped on every change: concurrent writers update `WHERE version = seen` (optimistic lock)."""
+    """Bumped on every change, so a reader can tell the prescription moved on."""
 
 
 class IdempotencyRecord(SQLModel, table=True):

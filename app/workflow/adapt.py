@@ -98,7 +98,9 @@ def _check_shape(request: Any, terminology: Terminology) -> None:
         raise GatewayError(400, issues)
     problems: list[Issue] = []
     if request.get("intent") != "filler-order":
-        problems.append(_rule("ServiceRequest.intent", "A biologist's line has intent 'filler-order'."))
+        problems.append(
+            _rule("ServiceRequest.intent", "A biologist's line has intent 'filler-order'.")
+        )
     if request.get("status", "active") != "active":
         problems.append(_rule("ServiceRequest.status", "A new line has status 'active'."))
     code = request.get("code") or {}
@@ -155,7 +157,9 @@ def _as_stored(
 ) -> dict[str, Any]:
     stored = {k: v for k, v in request.items() if k not in ("meta", "text", "contained")}
     first_line = next(task for task in held.lines if task.focus)
-    original = current(session, "ServiceRequest", str(first_line.focus).removeprefix("ServiceRequest/"))
+    original = current(
+        session, "ServiceRequest", str(first_line.focus).removeprefix("ServiceRequest/")
+    )
     assert original is not None
     stored.update(
         {

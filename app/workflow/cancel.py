@@ -39,7 +39,15 @@ def cancel(
         held.prescription.owner_lab = None
         for line in held.lines:
             if line.status is not Status.CANCELLED:
-                move(session, line, Status.CANCELLED, Operation.CANCEL, moment, reason=reason, owner=None)
+                move(
+                    session,
+                    line,
+                    Status.CANCELLED,
+                    Operation.CANCEL,
+                    moment,
+                    reason=reason,
+                    owner=None,
+                )
         held.group.resource["statusReason"] = {"text": reason}
         summarise(session, held, moment)
         record_provenance(session, caller, epu, [held.group.resource], "cancel", moment, reason)

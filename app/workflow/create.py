@@ -76,7 +76,9 @@ def _idempotency_key(caller: Caller, bundle: dict[str, Any], header: str | None)
     if header:
         return f"{caller.rpps}|header|{header[:300]}"
     if isinstance(identifier, dict) and identifier.get("value"):
-        return f"{caller.rpps}|{str(identifier.get('system'))[:150]}|{str(identifier['value'])[:150]}"
+        return (
+            f"{caller.rpps}|{str(identifier.get('system'))[:150]}|{str(identifier['value'])[:150]}"
+        )
     return None
 
 
@@ -116,7 +118,9 @@ def _store(
     for entry in draft.entries:
         resource = _as_stored(entry, ids[entry.index], epu, local_refs)
         insert_resource(session, resource, epu, moment)
-        created.append((resource, [i for i in draft.issues if i.expression[0].startswith(entry.path)]))
+        created.append(
+            (resource, [i for i in draft.issues if i.expression[0].startswith(entry.path)])
+        )
 
     group_id = ids[len(draft.entries)]
     patient_ref = local_refs[draft.patient.full_url]
@@ -125,7 +129,9 @@ def _store(
     insert_resource(session, group, epu, moment)
     created.append((group, []))
     for offset, line in enumerate(lines):
-        task = _task(ids[len(draft.entries) + 1 + offset], epu, draft, requester_ref, patient_ref, moment)
+        task = _task(
+            ids[len(draft.entries) + 1 + offset], epu, draft, requester_ref, patient_ref, moment
+        )
         task["focus"] = {"reference": local_refs[line.full_url]}
         task["partOf"] = [{"reference": f"Task/{group_id}"}]
         insert_resource(session, task, epu, moment)

@@ -44,13 +44,19 @@ class Includes:
 EVERYTHING = Includes()
 
 
-def prescription_bundle(session: Session, base_url: str, epu: str, includes: Includes,
-                        self_link: str) -> bytes:
+def prescription_bundle(
+    session: Session, base_url: str, epu: str, includes: Includes, self_link: str
+) -> bytes:
     """The prescription as a searchset: its lines as matches, the rest as includes."""
     rows = of_prescription(session, epu, includes.resource_types())
     hits = sorted(
         (
-            Hit(row.resource_type, row.id, row.body, "match" if row.resource_type == MATCHED else "include")
+            Hit(
+                row.resource_type,
+                row.id,
+                row.body,
+                "match" if row.resource_type == MATCHED else "include",
+            )
             for row in rows
         ),
         key=lambda hit: hit.mode != "match",

@@ -19,9 +19,15 @@ READABLE_TYPES = {
 }  # fmt: skip
 
 
-def read_resource(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> StoredResource:
+def read_resource(
+    engine: Engine, caller: Caller, resource_type: str, resource_id: str
+) -> StoredResource:
     with transaction(engine) as session:
-        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        row = (
+            current(session, resource_type, resource_id)
+            if resource_type in READABLE_TYPES
+            else None
+        )
         _check_visible(session, caller, row, resource_type, resource_id)
         assert row is not None
         return row
@@ -29,7 +35,11 @@ def read_resource(engine: Engine, caller: Caller, resource_type: str, resource_i
 
 def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
     with transaction(engine) as session:
-        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        row = (
+            current(session, resource_type, resource_id)
+            if resource_type in READABLE_TYPES
+            else None
+        )
         _check_visible(session, caller, row, resource_type, resource_id)
         return [
             Hit(version.resource_type, version.id, version.body)
@@ -41,7 +51,11 @@ def version(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
 ) -> bytes:
     with transaction(engine) as session:
-        row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
+        row = (
+            current(session, resource_type, resource_id)
+            if resource_type in READABLE_TYPES
+            else None
+        )
         _check_visible(session, caller, row, resource_type, resource_id)
         stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
         if stored is None:
@@ -50,7 +64,11 @@ def version(
 
 
 def _check_visible(
-    session: Session, caller: Caller, row: StoredResource | None, resource_type: str, resource_id: str
+    session: Session,
+    caller: Caller,
+    row: StoredResource | None,
+    resource_type: str,
+    resource_id: str,
 ) -> None:
     if row is None or (resource_type == "AuditEvent" and caller.role is not Role.PRESCRIBER):
         raise _not_found(resource_type, resource_id)

@@ -13,7 +13,14 @@ from app.domain.errors import GatewayError, error
 from app.domain.task_status import Operation, Status, check_move, group_status
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
 from app.security.caller import Caller, Role
-from app.store.resources import insert_resource, instant, loads, new_ids, of_prescription, replace_resource
+from app.store.resources import (
+    insert_resource,
+    instant,
+    loads,
+    new_ids,
+    of_prescription,
+    replace_resource,
+)
 from app.store.tables import Prescription
 from app.workflow.access import find_for
 
@@ -192,7 +199,9 @@ def record_provenance(
     )
     agents: list[dict[str, Any]] = [{"who": who}]
     if caller.role is Role.LAB and caller.rpps:
-        agents.append({"who": {"identifier": rpps_identifier(caller.rpps)}, "role": [{"text": "biologist"}]})
+        agents.append(
+            {"who": {"identifier": rpps_identifier(caller.rpps)}, "role": [{"text": "biologist"}]}
+        )
     provenance: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": new_ids(1)[0],

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.domain import epu_id
 from app.domain.errors import error
@@ -72,17 +72,17 @@ def prescriber_list(
     has_more = False
     if query.requester_is_caller:
         with transaction(engine) as session:
-            statement = select(Prescription.group_task_id).where(
-                Prescription.prescriber_rpps == caller.rpps  # type: ignore[arg-type]
+            statement = select(col(Prescription.group_task_id)).where(
+                col(Prescription.prescriber_rpps) == caller.rpps
             )
             if query.statuses:
-                statement = statement.where(Prescription.status.in_(query.statuses))  # type: ignore[attr-defined]
+                statement = statement.where(col(Prescription.status).in_(query.statuses))
             if query.updated_after:
-                statement = statement.where(Prescription.last_updated > query.updated_after)  # type: ignore[arg-type]
+                statement = statement.where(col(Prescription.last_updated) > query.updated_after)
             if query.updated_before:
-                statement = statement.where(Prescription.last_updated < query.updated_before)  # type: ignore[arg-type]
+                statement = statement.where(col(Prescription.last_updated) < query.updated_before)
             statement = (
-                statement.order_by(Prescription.last_updated.desc())  # type: ignore[attr-defined]
+                statement.order_by(col(Prescription.last_updated).desc())
                 .offset(query.offset)
                 .limit(query.count + 1)
             )
@@ -93,8 +93,8 @@ def prescriber_list(
                 row.id: row
                 for row in session.execute(
                     select(StoredResource).where(
-                        StoredResource.resource_type == "Task",  # type: ignore[arg-type]
-                        StoredResource.id.in_(task_ids),  # type: ignore[attr-defined]
+                        col(StoredResource.resource_type) == "Task",
+                        col(StoredResource.id).in_(task_ids),
                     )
                 ).scalars()
             }
@@ -123,7 +123,9 @@ def parse_list_query(params: dict[str, list[str]], caller: Caller) -> ListQuery:
         elif prefix in ("lt", "le"):
             before = parsed
         else:
-            raise error(400, "INVALID_SEARCH", "_lastUpdated takes gt, ge, lt or le.", "_lastUpdated")
+            raise error(
+                400, "INVALID_SEARCH", "_lastUpdated takes gt, ge, lt or le.", "_lastUpdated"
+            )
     count = _integer(params, "_count", DEFAULT_COUNT)
     if not 1 <= count <= MAX_COUNT:
         raise error(400, "INVALID_SEARCH", f"_count is between 1 and {MAX_COUNT}.", "_count")
@@ -165,9 +167,7 @@ def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
         raise error(400, "INVALID_SEARCH", f"{name} takes a whole number.", name) from None
 
 
-def audit_trail(
-    engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str
-) -> bytes:
+def audit_trail(engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str) -> bytes:
     """The AuditEvents of one prescription, for its prescriber only (404 for anyone else)."""
     with transaction(engine) as session:
         if caller.role is not Role.PRESCRIBER:

@@ -116,7 +116,9 @@ def _version_of(if_match: str | None) -> int:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit():
-        raise error(400, "INVALID_IF_MATCH", 'If-Match must look like W/"3".', "Task.meta.versionId")
+        raise error(
+            400, "INVALID_IF_MATCH", 'If-Match must look like W/"3".', "Task.meta.versionId"
+        )
     return int(text)
 
 
@@ -139,7 +141,9 @@ def _epu_of_task(engine: Engine, task_id: str) -> str:
     return row.epu
 
 
-def _apply(stored: dict[str, Any], replacement: dict[str, Any] | None, patch: Any) -> dict[str, Any]:
+def _apply(
+    stored: dict[str, Any], replacement: dict[str, Any] | None, patch: Any
+) -> dict[str, Any]:
     if replacement is not None:
         wanted = replacement
         if wanted.get("id") not in (None, stored["id"]):
@@ -147,7 +151,12 @@ def _apply(stored: dict[str, Any], replacement: dict[str, Any] | None, patch: An
     else:
         try:
             wanted = jsonpatch.apply_patch(copy.deepcopy(stored), patch)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError) as exc:
+        except (
+            jsonpatch.JsonPatchException,
+            jsonpatch.JsonPointerException,
+            TypeError,
+            ValueError,
+        ) as exc:
             raise error(
                 422, "PATCH_NOT_APPLICABLE", f"The JSON Patch cannot be applied: {str(exc)[:200]}",
                 "Task", issue_type="processing",

@@ -27,7 +27,9 @@ def test_every_generated_id_is_valid_and_has_the_format(epu: str) -> None:
 
 @settings(max_examples=200)
 @given(random_bodies, st.integers(0, 17), st.integers(1, 31))
-def test_every_single_character_substitution_is_caught(body: str, position: int, shift: int) -> None:
+def test_every_single_character_substitution_is_caught(
+    body: str, position: int, shift: int
+) -> None:
     epu = _with_check(body)
     index = epu_id.ALPHABET.index(epu[position])
     wrong = epu_id.ALPHABET[(index + shift) % 32]

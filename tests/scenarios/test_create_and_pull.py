@@ -21,7 +21,9 @@ def pull(client: TestClient, headers: dict[str, str], code: str):  # type: ignor
 def test_created_prescription_carries_its_epu_on_every_line_and_tasks_are_requested(
     client: TestClient, tokens: Tokens
 ) -> None:
-    response = create(client, tokens, example("prescription-prolactine"), Prefer="return=representation")
+    response = create(
+        client, tokens, example("prescription-prolactine"), Prefer="return=representation"
+    )
 
     assert response.status_code == 201
     answer = response.json()
@@ -43,18 +45,25 @@ def test_created_prescription_carries_its_epu_on_every_line_and_tasks_are_reques
     assert len(group) == 1
     focused = {t["focus"]["reference"] for t in tasks if "focus" in t}
     assert focused == {f"ServiceRequest/{line['id']}" for line in lines}
-    assert all(t["partOf"] == [{"reference": f"Task/{group[0]['id']}"}] for t in tasks if "focus" in t)
+    assert all(
+        t["partOf"] == [{"reference": f"Task/{group[0]['id']}"}] for t in tasks if "focus" in t
+    )
 
 
 def test_patient_is_stored_anonymised_and_the_answer_says_what_was_dropped(
     client: TestClient, tokens: Tokens
 ) -> None:
-    response = create(client, tokens, example("prescription-prolactine"), Prefer="return=representation")
+    response = create(
+        client, tokens, example("prescription-prolactine"), Prefer="return=representation"
+    )
 
     entries = response.json()["entry"]
     patient_entry = next(e for e in entries if e["resource"]["resourceType"] == "Patient")
     patient = patient_entry["resource"]
-    assert {k for k in patient if k not in ("id", "meta", "resourceType")} == {"gender", "birthDate"}
+    assert {k for k in patient if k not in ("id", "meta", "resourceType")} == {
+        "gender",
+        "birthDate",
+    }
     assert patient["birthDate"] == "1984-07"
     issue = patient_entry["response"]["outcome"]["issue"][0]
     assert issue["severity"] == "information"
@@ -98,11 +107,18 @@ def test_typed_code_in_any_accepted_spelling_finds_the_prescription(
     client: TestClient, tokens: Tokens
 ) -> None:
     epu = created_epu(create(client, tokens, example("prescription-prolactine")))
-    spellings = [epu_id.grouped(epu), epu_id.grouped(epu).lower(), f"EPU:{epu}", epu.replace("0", "O")]
+    spellings = [
+        epu_id.grouped(epu),
+        epu_id.grouped(epu).lower(),
+        f"EPU:{epu}",
+        epu.replace("0", "O"),
+    ]
 
     for spelling in spellings:
         assert pull(client, tokens.lab(), spelling).status_code == 200, spelling
-    bare = client.get(f"/fhir/ServiceRequest?requisition={epu_id.grouped(epu)}", headers=tokens.lab())
+    bare = client.get(
+        f"/fhir/ServiceRequest?requisition={epu_id.grouped(epu)}", headers=tokens.lab()
+    )
     assert bare.status_code == 200
 
 

@@ -16,9 +16,9 @@ from tests.conftest import FHIR_JSON, OTHER_RPPS, Tokens, create, example, issue
 
 def stored_count(client: TestClient) -> int:
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
-        return int(session.execute(select(func.count()).select_from(StoredResource)).scalar_one()) + int(
-            session.execute(select(func.count()).select_from(Prescription)).scalar_one()
-        )
+        return int(
+            session.execute(select(func.count()).select_from(StoredResource)).scalar_one()
+        ) + int(session.execute(select(func.count()).select_from(Prescription)).scalar_one())
 
 
 def line(bundle: dict[str, Any], index: int = 0) -> dict[str, Any]:
@@ -31,7 +31,9 @@ def expressions(response: Any) -> list[str]:
     return [e for issue in response.json()["issue"] for e in issue.get("expression", [])]
 
 
-def test_code_outside_the_value_set_is_refused_with_its_path(client: TestClient, tokens: Tokens) -> None:
+def test_code_outside_the_value_set_is_refused_with_its_path(
+    client: TestClient, tokens: Tokens
+) -> None:
     bundle = example("prescription-prolactine")
     line(bundle, 1)["code"]["coding"][0]["code"] = "99999-9"
 
@@ -92,7 +94,9 @@ def test_structure_errors_name_the_element(client: TestClient, tokens: Tokens) -
     assert stored_count(client) == 0
 
 
-def test_practitioner_who_is_not_the_caller_is_forbidden(client: TestClient, tokens: Tokens) -> None:
+def test_practitioner_who_is_not_the_caller_is_forbidden(
+    client: TestClient, tokens: Tokens
+) -> None:
     response = client.post(
         "/fhir",
         json=example("prescription-prolactine"),
@@ -138,7 +142,11 @@ def test_fifty_lines_are_accepted(client: TestClient, tokens: Tokens) -> None:
 def test_unknown_resource_type_is_refused_not_crashed(client: TestClient, tokens: Tokens) -> None:
     bundle = example("prescription-prolactine")
     bundle["entry"].append(
-        {"fullUrl": "urn:uuid:99", "resource": {"resourceType": "Spaceship"}, "request": {"method": "POST"}}
+        {
+            "fullUrl": "urn:uuid:99",
+            "resource": {"resourceType": "Spaceship"},
+            "request": {"method": "POST"},
+        }
     )
 
     response = create(client, tokens, bundle)
@@ -149,7 +157,9 @@ def test_unknown_resource_type_is_refused_not_crashed(client: TestClient, tokens
 
 def test_dangling_reference_is_refused(client: TestClient, tokens: Tokens) -> None:
     bundle = example("prescription-prolactine")
-    line(bundle)["supportingInfo"] = [{"reference": "urn:uuid:ffffffff-0000-4000-8000-000000000000"}]
+    line(bundle)["supportingInfo"] = [
+        {"reference": "urn:uuid:ffffffff-0000-4000-8000-000000000000"}
+    ]
 
     response = create(client, tokens, bundle)
 
@@ -163,7 +173,9 @@ def test_malformed_json_wrong_type_and_oversized_bodies_are_4xx(
     headers = {**tokens.prescriber(), **FHIR_JSON}
     malformed = client.post("/fhir", content=b'{"resourceType": "Bundle",', headers=headers)
     wrong_type = client.post(
-        "/fhir", content=b"<Bundle/>", headers={**tokens.prescriber(), "Content-Type": "application/xml"}
+        "/fhir",
+        content=b"<Bundle/>",
+        headers={**tokens.prescriber(), "Content-Type": "application/xml"},
     )
     too_big = client.post("/fhir", content=b" " * 1_000_001, headers=headers)
     nested = client.post("/fhir", content=b"[" * 10_000 + b"]" * 10_000, headers=headers)

@@ -9,7 +9,9 @@ from tests.conftest import FHIR_JSON, LAB, OTHER_LAB, Tokens, issue_codes
 from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
 
 
-def test_claim_makes_every_line_accepted_and_owned_by_the_lab(client: TestClient, tokens: Tokens) -> None:
+def test_claim_makes_every_line_accepted_and_owned_by_the_lab(
+    client: TestClient, tokens: Tokens
+) -> None:
     epu = new_prescription(client, tokens)
 
     response = operation(client, "claim", tokens.lab(), epu)
@@ -32,8 +34,11 @@ def test_same_lab_claiming_again_gets_the_same_answer(client: TestClient, tokens
 
     def task_versions(response: object) -> dict[str, str]:
         entries = response.json()["entry"]  # type: ignore[attr-defined]
-        return {e["resource"]["id"]: e["resource"]["meta"]["versionId"]
-                for e in entries if e["resource"]["resourceType"] == "Task"}
+        return {
+            e["resource"]["id"]: e["resource"]["meta"]["versionId"]
+            for e in entries
+            if e["resource"]["resourceType"] == "Task"
+        }
 
     assert again.status_code == 200
     assert task_versions(again) == task_versions(first)  # nothing changed the second time
@@ -71,8 +76,9 @@ def test_lab_marks_lines_done_and_the_group_summarises(client: TestClient, token
     operation(client, "claim", tokens.lab(), epu)
     lines = tasks(client, tokens.lab(), epu)["lines"]
 
-    first = set_status(client, tokens.lab(), lines[0], "in-progress",
-                       businessStatus={"text": "specimen collected"})
+    first = set_status(
+        client, tokens.lab(), lines[0], "in-progress", businessStatus={"text": "specimen collected"}
+    )
     assert first.status_code == 200
     assert first.headers["ETag"] == 'W/"3"'
     assert tasks(client, tokens.prescriber(), epu)["group"]["status"] == "in-progress"
@@ -90,8 +96,11 @@ def test_json_patch_with_if_match_updates_a_line(client: TestClient, tokens: Tok
     response = client.patch(
         f"/fhir/Task/{line['id']}",
         json=[{"op": "replace", "path": "/status", "value": "completed"}],
-        headers={**tokens.lab(), "Content-Type": "application/json-patch+json",
-                 "If-Match": f'W/"{line["meta"]["versionId"]}"'},
+        headers={
+            **tokens.lab(),
+            "Content-Type": "application/json-patch+json",
+            "If-Match": f'W/"{line["meta"]["versionId"]}"',
+        },
     )
 
     assert response.status_code == 200
@@ -139,7 +148,9 @@ def test_lab_cannot_change_what_the_gateway_keeps(client: TestClient, tokens: To
     operation(client, "claim", tokens.lab(), epu)
     line = tasks(client, tokens.lab(), epu)["lines"][0]
 
-    response = set_status(client, tokens.lab(), line, "in-progress", focus={"reference": "ServiceRequest/x"})
+    response = set_status(
+        client, tokens.lab(), line, "in-progress", focus={"reference": "ServiceRequest/x"}
+    )
 
     assert response.status_code == 422
     assert response.json()["issue"][0]["expression"] == ["Task.focus"]
@@ -150,8 +161,11 @@ def test_update_without_if_match_is_refused(client: TestClient, tokens: Tokens) 
     operation(client, "claim", tokens.lab(), epu)
     line = tasks(client, tokens.lab(), epu)["lines"][0]
 
-    response = client.put(f"/fhir/Task/{line['id']}", json={**line, "status": "completed"},
-                          headers={**tokens.lab(), **FHIR_JSON})
+    response = client.put(
+        f"/fhir/Task/{line['id']}",
+        json={**line, "status": "completed"},
+        headers={**tokens.lab(), **FHIR_JSON},
+    )
 
     assert response.status_code == 428
 
@@ -167,9 +181,18 @@ def test_history_shows_every_transition(client: TestClient, tokens: Tokens) -> N
 
     assert history.status_code == 200
     assert history.json()["type"] == "history"
-    assert [e["resource"]["status"] for e in history.json()["entry"]] == ["completed", "accepted", "requested"]
+    assert [e["resource"]["status"] for e in history.json()["entry"]] == [
+        "completed",
+        "accepted",
+        "requested",
+    ]
     assert first.json()["status"] == "requested"
-    assert client.get(f"/fhir/Task/{line['id']}/_history", headers=tokens.prescriber("10109876543")).status_code == 404
+    assert (
+        client.get(
+            f"/fhir/Task/{line['id']}/_history", headers=tokens.prescriber("10109876543")
+        ).status_code
+        == 404
+    )
 
 
 def test_audit_trail_shows_who_pulled_and_changed_it(client: TestClient, tokens: Tokens) -> None:
@@ -178,7 +201,9 @@ def test_audit_trail_shows_who_pulled_and_changed_it(client: TestClient, tokens:
     operation(client, "claim", tokens.lab(OTHER_LAB), epu)
     operation(client, "claim", tokens.lab(), epu)  # refused: held by the other lab
 
-    trail = client.get(f"/fhir/AuditEvent?entity-identifier={EPU_SYSTEM}|{epu}", headers=tokens.prescriber())
+    trail = client.get(
+        f"/fhir/AuditEvent?entity-identifier={EPU_SYSTEM}|{epu}", headers=tokens.prescriber()
+    )
 
     assert trail.status_code == 200
     events = [e["resource"] for e in trail.json()["entry"]]
@@ -186,4 +211,7 @@ def test_audit_trail_shows_who_pulled_and_changed_it(client: TestClient, tokens:
     assert actions == [("create", "0"), ("pull", "0"), ("claim", "0"), ("claim", "4")]
     assert events[3]["agent"][0]["who"]["identifier"]["value"] == LAB
     for stranger in (tokens.prescriber("10109876543"), tokens.lab()):
-        assert client.get(f"/fhir/AuditEvent?entity-identifier={epu}", headers=stranger).status_code == 404
+        assert (
+            client.get(f"/fhir/AuditEvent?entity-identifier={epu}", headers=stranger).status_code
+            == 404
+        )

@@ -36,20 +36,29 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_two_labs_claiming_at_once_one_wins(client: TestClient, tokens: Tokens, attempt: int) -> None:
+def test_two_labs_claiming_at_once_one_wins(
+    client: TestClient, tokens: Tokens, attempt: int
+) -> None:
     epu = new_prescription(client, tokens)
     first, second = tokens.lab(LAB), tokens.lab(OTHER_LAB)
 
-    answers = race(lambda: operation(client, "claim", first, epu), lambda: operation(client, "claim", second, epu))
+    answers = race(
+        lambda: operation(client, "claim", first, epu),
+        lambda: operation(client, "claim", second, epu),
+    )
 
     assert sorted(a.status_code for a in answers) == [200, 409]
     winner = LAB if answers[0].status_code == 200 else OTHER_LAB
-    owners = {t["owner"]["identifier"]["value"] for t in tasks(client, tokens.prescriber(), epu)["lines"]}
+    owners = {
+        t["owner"]["identifier"]["value"] for t in tasks(client, tokens.prescriber(), epu)["lines"]
+    }
     assert owners == {winner}
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_two_updates_racing_on_one_task_one_gets_412(client: TestClient, tokens: Tokens, attempt: int) -> None:
+def test_two_updates_racing_on_one_task_one_gets_412(
+    client: TestClient, tokens: Tokens, attempt: int
+) -> None:
     epu = new_prescription(client, tokens)
     operation(client, "claim", tokens.lab(), epu)
     line = tasks(client, tokens.lab(), epu)["lines"][0]
@@ -70,7 +79,10 @@ def test_a_crash_mid_claim_leaves_nothing_half_done(
     epu = new_prescription(client, tokens)
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with Session(engine) as session:
-        before = {(r.resource_type, r.id, r.version_id) for r in session.execute(select(StoredResource)).scalars()}
+        before = {
+            (r.resource_type, r.id, r.version_id)
+            for r in session.execute(select(StoredResource)).scalars()
+        }
 
     def crash(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("disk full")
@@ -81,7 +93,10 @@ def test_a_crash_mid_claim_leaves_nothing_half_done(
     assert response.status_code == 500
     assert "disk full" not in response.text and "Traceback" not in response.text
     with Session(engine) as session:
-        after = {(r.resource_type, r.id, r.version_id) for r in session.execute(select(StoredResource)).scalars()}
+        after = {
+            (r.resource_type, r.id, r.version_id)
+            for r in session.execute(select(StoredResource)).scalars()
+        }
         prescription = session.get(Prescription, epu)
     assert after == before
     assert prescription is not None and prescription.owner_lab is None

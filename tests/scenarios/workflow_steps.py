@@ -10,8 +10,9 @@ from app.domain.epu_id import EPU_SYSTEM
 from tests.conftest import FHIR_JSON, Tokens, create, created_epu, example
 
 
-def new_prescription(client: TestClient, tokens: Tokens, name: str = "prescription-prolactine",
-                     change: Any = None) -> str:
+def new_prescription(
+    client: TestClient, tokens: Tokens, name: str = "prescription-prolactine", change: Any = None
+) -> str:
     bundle = example(name)
     if change:
         change(bundle)
@@ -25,7 +26,9 @@ def parameters(epu: str, **more: str) -> dict[str, Any]:
 
 
 def operation(client: TestClient, name: str, headers: dict[str, str], epu: str, **more: str) -> Any:
-    return client.post(f"/fhir/Task/${name}", json=parameters(epu, **more), headers={**headers, **FHIR_JSON})
+    return client.post(
+        f"/fhir/Task/${name}", json=parameters(epu, **more), headers={**headers, **FHIR_JSON}
+    )
 
 
 def tasks(client: TestClient, headers: dict[str, str], epu: str) -> dict[str, Any]:
@@ -37,8 +40,9 @@ def tasks(client: TestClient, headers: dict[str, str], epu: str) -> dict[str, An
     return {"group": group, "lines": [task for task in found if "focus" in task]}
 
 
-def set_status(client: TestClient, headers: dict[str, str], task: dict[str, Any], status: str,
-               **changes: Any) -> Any:
+def set_status(
+    client: TestClient, headers: dict[str, str], task: dict[str, Any], status: str, **changes: Any
+) -> Any:
     body = {**task, "status": status, **changes}
     return client.put(
         f"/fhir/Task/{task['id']}",

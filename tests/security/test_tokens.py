@@ -37,9 +37,14 @@ def _claims(settings: Settings, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _signed(settings: Settings, claims: dict[str, Any], key: Any = None, kid: str | None = None) -> str:
+def _signed(
+    settings: Settings, claims: dict[str, Any], key: Any = None, kid: str | None = None
+) -> str:
     return jwt.encode(
-        claims, key or signing_key(settings), algorithm="ES256", headers={"kid": kid or key_id(settings)}
+        claims,
+        key or signing_key(settings),
+        algorithm="ES256",
+        headers={"kid": kid or key_id(settings)},
     )
 
 
@@ -58,7 +63,9 @@ def _bad_tokens(settings: Settings) -> dict[str, str]:
         "no role": _signed(settings, _claims(settings, role=None)),
         "unknown role": _signed(settings, _claims(settings, role="patient")),
         "lab without lab claim": _signed(settings, _claims(settings, lab=None)),
-        "prescriber without rpps": _signed(settings, _claims(settings, role="prescriber", lab=None)),
+        "prescriber without rpps": _signed(
+            settings, _claims(settings, role="prescriber", lab=None)
+        ),
         "garbage": "not.a.token",
     }
 
@@ -83,9 +90,13 @@ def test_bad_tokens_get_401_with_an_operation_outcome(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_hs256_signed_with_the_public_key_is_refused(client: TestClient, settings: Settings) -> None:
-    public_pem = signing_key(settings).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+def test_hs256_signed_with_the_public_key_is_refused(
+    client: TestClient, settings: Settings
+) -> None:
+    public_pem = (
+        signing_key(settings)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
     forged = _hs256_forgery(settings, public_pem)
