@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
-from app.terminology.formats import load_default
+from app.terminology.loader import load_default
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

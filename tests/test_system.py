@@ -26,6 +26,25 @@ def test_metadata_is_a_capability_statement_without_a_token(client: TestClient) 
     assert {"ServiceRequest", "Task"} <= types
 
 
+def test_capability_statement_matches_the_routes(client: TestClient) -> None:
+    statement = client.get("/fhir/metadata").json()
+    paths = set(client.get("/openapi.json").json()["paths"])
+    resources = statement["rest"][0]["resource"]
+
+    operations = {f"/fhir/Task/${op['name']}" for r in resources for op in r.get("operation", [])}
+    searched = {
+        f"/fhir/{r['type']}"
+        for r in resources or any(i["code"] == "search-type" for i in r["interaction"])
+    }
+
+    assert operations <= paths
+    assert searched <= paths
+    fhir_paths = {
+        p for p in paths if p.startswith("/fhir/") and "{" not in p and p != "/fhir/metadata"
+    }
+    assert fhir_paths <= operations | searched | {"/fhir/ServiceRequest"}
+
+
 def test_health_reports_the_database(client: TestClient) -> None:
     response = client.get("/health")
 

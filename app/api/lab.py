@@ -29,6 +29,7 @@ def search_service_requests(
         or "ServiceRequest:patient" in includes_asked
         or "*" in includes_asked,
         tasks="Task:focus" in revincludes_asked,
+        provenance="Provenance:target" in revincludes_asked,
     )
     body = pull(
         engine_of(request),

@@ -8,6 +8,15 @@ from app.domain.epu_id import EPU_SYSTEM
 from app.fhir.identifiers import PROFILE_SERVICE_REQUEST, PROFILE_TASK
 
 _READ = [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}]
+_OPERATIONS = "https://epu-gateway/fhir/OperationDefinition/"
+
+
+def _token(name: str, documentation: str) -> dict[str, str]:
+    return {"name": name, "type": "token", "documentation": documentation}
+
+
+def _operation(name: str, documentation: str) -> dict[str, str]:
+    return {"name": name, "definition": _OPERATIONS + name, "documentation": documentation}
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
@@ -23,11 +32,11 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
+        "patchFormat": ["application/json-patch+json"],
         "rest": [
             {
                 "mode": "server",
                 "security": {
-                    "cors": False,
                     "service": [
                         {
                             "coding": [
@@ -41,24 +50,61 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     "description": "OAuth2 bearer JWT (RS256/ES256) with claim role "
                     "(prescriber|lab|admin), rpps for prescribers, lab (FINESS/SIRET) for labs.",
                 },
-                "interaction": [{"code": "transaction"}],
+                "interaction": [
+                    {"code": "transaction", "documentation": "Prescriber: create a prescription."}
+                ],
                 "resource": [
                     {
                         "type": "ServiceRequest",
                         "profile": PROFILE_SERVICE_REQUEST,
-                        "interaction": _READ + [{"code": "search-type"}],
+                        "interaction": [
+                            *_READ,
+                            {"code": "search-type", "documentation": "Pull by EPU."},
+                            {"code": "create", "documentation": "Biologist's filler-order."},
+                        ],
                         "searchInclude": ["ServiceRequest:requester", "ServiceRequest:subject"],
-                        "searchRevInclude": ["Task:focus"],
+                        "searchRevInclude": ["Task:focus", "Provenance:target"],
                         "searchParam": [
-                            {
-                                "name": "requisition",
-                                "type": "token",
-                                "documentation": f"{EPU_SYSTEM}|<EPU>; the code may be typed "
-                                "in any accepted spelling (grouped, lower case).",
-                            }
+                            _token(
+                                "requisition",
+                                f"{EPU_SYSTEM}|<EPU>; the code may be typed in any accepted "
+                                "spelling (grouped, lower case).",
+                            )
                         ],
                     },
-                    {"type": "Task", "profile": PROFILE_TASK, "interaction": _READ},
+                    {
+                        "type": "Task",
+                        "profile": PROFILE_TASK,
+                        "interaction": [
+                            *_READ,
+                            {"code": "update", "documentation": "Holding lab, If-Match."},
+                            {"code": "patch", "documentation": "Holding lab, JSON Patch."},
+                            {"code": "search-type"},
+                        ],
+                        "versioning": "versioned-update",
+                        "conditionalUpdate": False,
+                        "searchParam": [
+                            _token("group-identifier", f"{EPU_SYSTEM}|<EPU>"),
+                            _token("requester", "The prescriber's own RPPS (identifier)."),
+                            _token("status", "Group status of the prescriber's prescriptions."),
+                            {"name": "_lastUpdated", "type": "date"},
+                            {"name": "_count", "type": "number"},
+                        ],
+                        "operation": [
+                            _operation("claim", "Lab: take the prescription (Parameters{epu})."),
+                            _operation("release", "Holding lab: give it back (Parameters{epu})."),
+                            _operation(
+                                "cancel", "Prescriber: cancel it (Parameters{epu, reason})."
+                            ),
+                        ],
+                    },
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            _token("entity-identifier", "The EPU; its prescriber only.")
+                        ],
+                    },
                     *[
                         {"type": name, "interaction": _READ}
                         for name in (
@@ -68,6 +114,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                             "Organization",
                             "Observation",
                             "Condition",
+                            "Provenance",
                         )
                     ],
                 ],

@@ -16,6 +16,16 @@ SIRET = "https://sirene.fr"
 STRUCTURE_BASE = "https://epu-gateway/fhir/StructureDefinition/"
 PROFILE_SERVICE_REQUEST = STRUCTURE_BASE + "epu-servicerequest"
 PROFILE_TASK = STRUCTURE_BASE + "epu-task"
+# Our line flags and where their value sits.
+LINE_EXTENSIONS = {
+    STRUCTURE_BASE + "epu-ald": "valueBoolean",
+    STRUCTURE_BASE + "epu-atmp": "valueBoolean",
+    STRUCTURE_BASE + "epu-prevention": "valueBoolean",
+    STRUCTURE_BASE + "epu-non-reimbursable": "valueBoolean",
+    STRUCTURE_BASE + "epu-out-of-nomenclature": "valueBoolean",
+    STRUCTURE_BASE + "epu-result-copy-to": "valueReference",
+    STRUCTURE_BASE + "epu-result-channel": "valueCoding",
+}
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 SNOMED = "http://snomed.info/sct"
 SNOMED_LABORATORY_PROCEDURE = "108252007"

@@ -14,10 +14,12 @@ from typing import Any
 from app.domain.errors import GatewayError, Issue, error
 from app.fhir.anonymise import anonymise_patient, strip_identifying_details
 from app.fhir.identifiers import (
+    LINE_EXTENSIONS,
     LOINC,
     OBSERVATION_CATEGORY,
     SNOMED,
     SNOMED_LABORATORY_PROCEDURE,
+    STRUCTURE_BASE,
     rpps_numbers,
 )
 from app.fhir.structure import check_resource
@@ -277,6 +279,29 @@ def _check_line(
             )
         )
     issues += _check_code(line, draft, terminology, notes)
+    issues += _check_extensions(line)
+    return issues
+
+
+def _check_extensions(line: Entry) -> list[Issue]:
+    issues = []
+    for index, extension in enumerate(line.resource.get("extension", [])):
+        url = str(extension.get("url"))
+        where = f"{line.path}.extension[{index}]"
+        if url in LINE_EXTENSIONS:
+            if LINE_EXTENSIONS[url] not in extension:
+                issues.append(_rule(where, f"{url} takes a {LINE_EXTENSIONS[url]}."))
+        elif url.startswith(STRUCTURE_BASE):
+            issues.append(_rule(where, f"{url[:120]} is not an extension this gateway defines."))
+    for index, _ in enumerate(line.resource.get("modifierExtension", [])):
+        issues.append(
+            _rule(
+                f"{line.path}.modifierExtension[{index}]",
+                "This gateway does not understand this modifier extension, so it cannot accept "
+                "the line (FHIR R4 requires refusing unknown modifiers).",
+                "not-supported",
+            )
+        )
     return issues
 
 

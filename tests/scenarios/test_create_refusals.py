@@ -187,3 +187,21 @@ def test_malformed_json_wrong_type_and_oversized_bodies_are_4xx(
     assert nested.status_code == 400
     assert not_a_bundle.status_code == 400
     assert stored_count(client) == 0
+
+
+def test_our_extensions_must_carry_their_value_type(client: TestClient, tokens: Tokens) -> None:
+    bundle = example("prescription-prolactine")
+    line(bundle)["extension"] = [
+        {"url": "https://epu-gateway/fhir/StructureDefinition/epu-ald", "valueString": "oui"}
+    ]
+    line(bundle, 1)["modifierExtension"] = [
+        {"url": "https://example.org/do-not", "valueBoolean": True}
+    ]
+
+    response = create(client, tokens, bundle)
+
+    assert response.status_code == 422
+    assert set(expressions(response)) == {
+        "Bundle.entry[3].resource.extension[0]",
+        "Bundle.entry[4].resource.modifierExtension[0]",
+    }
