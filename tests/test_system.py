@@ -34,7 +34,8 @@ def test_capability_statement_matches_the_routes(client: TestClient) -> None:
     operations = {f"/fhir/Task/${op['name']}" for r in resources for op in r.get("operation", [])}
     searched = {
         f"/fhir/{r['type']}"
-        for r in resources or any(i["code"] == "search-type" for i in r["interaction"])
+        for r in resources
+        if any(i["code"] == "search-type" for i in r["interaction"])
     }
 
     assert operations <= paths
