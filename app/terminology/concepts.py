@@ -1,4 +1,4 @@
-"""The terminology's building blocks: a requestable LOINC concept and the clinical context it needs."""
+"""Terminology building blocks: a requestable LOINC concept and the clinical context it needs."""
 
 from __future__ import annotations
 
