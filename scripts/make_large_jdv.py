@@ -62,7 +62,9 @@ def as_value_set(concepts: list[Concept]) -> dict[str, Any]:
         "status": "draft",
         "experimental": True,
         "description": "Synthetic, for benchmarks only: most codes are made up.",
-        "compose": {"include": [{"system": LOINC_SYSTEM, "concept": [_entry(c) for c in concepts]}]},
+        "compose": {
+            "include": [{"system": LOINC_SYSTEM, "concept": [_entry(c) for c in concepts]}]
+        },
     }
 
 

@@ -1,7 +1,7 @@
 """Times ValueSet expansion with a filter on a release the size of the official JDV.
 
-    PYTHONPATH=. python scripts/make_large_jdv.py          # once, writes data/bench/...
-    PYTHONPATH=. python scripts/bench/terminology_expand.py [RELEASE.json] [--runs 200]
+PYTHONPATH=. python scripts/make_large_jdv.py          # once, writes data/bench/...
+PYTHONPATH=. python scripts/bench/terminology_expand.py [RELEASE.json] [--runs 200]
 """
 
 from __future__ import annotations
