@@ -29,14 +29,14 @@ def search_key(text: str) -> str:
 @dataclass(frozen=True)
 class _Term:
     key: str
-    words: tuple[str, ...]
+    spaced: str  # " " + key: a word starts with `part` exactly when " " + part is in it
 
     def rank(self, query: str, query_words: list[str]) -> int | None:
         if self.key == query:
             return EXACT
         if self.key.startswith(query):
             return PREFIX
-        if all(any(word.startswith(part) for word in self.words) for part in query_words):
+        if all(f" {part}" in self.spaced for part in query_words):
             return WORD_PREFIX
         if all(part in self.key for part in query_words):
             return SUBSTRING
@@ -53,7 +53,7 @@ class _Entry:
     @classmethod
     def of(cls, concept: Concept) -> _Entry:
         keys = [search_key(text) for text in (concept.code, concept.display, *concept.synonyms)]
-        terms = tuple(_Term(key, tuple(key.split())) for key in dict.fromkeys(keys) if key)
+        terms = tuple(_Term(key, f" {key}") for key in dict.fromkeys(keys) if key)
         return cls(concept, terms, "\n".join(keys), (search_key(concept.display), concept.code))
 
     def rank(self, query: str, query_words: list[str]) -> int | None:
