@@ -25,6 +25,7 @@ CODE_FONT_SIZE = 10
 HEADER_GAP = 8 * mm
 BLOCK_GAP = 4 * mm
 PAGE_COUNT_FORM = "epu-page-count"
+QR_FORM = "epu-qr"
 QR_CAPTION = "E-prescription unifiée"
 
 
@@ -88,7 +89,15 @@ class PageFurniture:
         quiet = QUIET_ZONE_MODULES * QR_MODULE
         qr_left = column_left + (self._qr_column - side) / 2
         qr_bottom = top + quiet - side
-        draw_qr(canvas, self._qr, qr_left, qr_bottom, QR_MODULE)
+        if not canvas.hasForm(QR_FORM):
+            # Drawn once per document and shown on every page.
+            canvas.beginForm(QR_FORM)
+            draw_qr(canvas, self._qr, 0, 0, QR_MODULE)
+            canvas.endForm()
+        canvas.saveState()
+        canvas.translate(qr_left, qr_bottom)
+        canvas.doForm(QR_FORM)
+        canvas.restoreState()
         code_baseline = qr_bottom + quiet - CODE_FONT_SIZE * 1.1
         canvas.setFont(self._styles.fonts.mono, CODE_FONT_SIZE)
         canvas.drawCentredString(column_left + self._qr_column / 2, code_baseline, self._code)

@@ -28,21 +28,23 @@ def draw_qr(canvas: Any, qr: segno.QRCode, x: float, y: float, module: float) ->
     """Draw `qr` with its lower-left quiet-zone corner at (`x`, `y`).
 
     Each horizontal run of dark modules is one filled rectangle: adjacent per-module rectangles
-    leave hairline seams in some rasterisers, and those seams can break a scan.
+    leave hairline seams in some rasterisers, and those seams can break a scan. Coordinates are
+    in modules, scaled once, which keeps the content stream short.
     """
     rows = list(qr.matrix_iter(border=QUIET_ZONE_MODULES))
-    top = y + len(rows) * module
     path = canvas.beginPath()
     for row_index, row in enumerate(rows):
-        row_y = top - (row_index + 1) * module
+        row_y = len(rows) - 1 - row_index
         start: int | None = None
         for column, dark in enumerate((*row, 0)):
             if dark and start is None:
                 start = column
             elif not dark and start is not None:
-                path.rect(x + start * module, row_y, (column - start) * module, module)
+                path.rect(start, row_y, column - start, 1)
                 start = None
     canvas.saveState()
+    canvas.translate(x, y)
+    canvas.scale(module, module)
     canvas.setFillColorRGB(0, 0, 0)
     canvas.drawPath(path, stroke=0, fill=1)
     canvas.restoreState()
