@@ -18,11 +18,8 @@ from xml.sax.saxutils import escape
 from reportlab.lib.units import mm
 from reportlab.platypus import (
     BaseDocTemplate,
-    CallerMacro,
-    Frame,
     HRFlowable,
     KeepTogether,
-    PageTemplate,
     Paragraph,
     Spacer,
     Table,
@@ -30,7 +27,7 @@ from reportlab.platypus import (
 )
 
 from app.documents.fonts import document_fonts
-from app.documents.page import CONTENT_WIDTH, MARGIN_X, PAGE_HEIGHT, PAGE_WIDTH, PageFurniture
+from app.documents.page import CONTENT_WIDTH, PAGE_HEIGHT, PAGE_WIDTH, PageFurniture
 from app.documents.styles import RULE, Styles, styles_for
 
 TITLE = "Ordonnance d'examens de biologie médicale"
@@ -90,6 +87,7 @@ class Ordonnance:
 def render_ordonnance(ordonnance: Ordonnance) -> bytes:
     """The ordonnance as a PDF: text stays text (searchable, extractable), the QR is vector."""
     styles = styles_for(document_fonts())
+    bizone = any(line.ald for line in ordonnance.lines)
     furniture = PageFurniture(
         ordonnance.epu,
         prescriber_block=_prescriber_block(ordonnance.prescriber, styles),
@@ -97,18 +95,15 @@ def render_ordonnance(ordonnance: Ordonnance) -> bytes:
             Paragraph(escape(LAB_ADVICE), styles.lab_advice),
             Paragraph(escape(PRIVACY_NOTICE), styles.privacy),
         ],
+        continuation=Paragraph(
+            f"Suite de l'ordonnance du {_french_date(ordonnance.authored_on)}",
+            styles.continuation,
+        ),
+        zone_banners={
+            heading: Paragraph(f"{escape(heading)} (suite)", styles.zone_heading)
+            for heading in ((ALD_HEADING, OTHER_HEADING) if bizone else ())
+        },
         styles=styles,
-    )
-    body = Frame(
-        MARGIN_X,
-        furniture.body_bottom,
-        CONTENT_WIDTH,
-        furniture.body_top - furniture.body_bottom,
-        leftPadding=0,
-        rightPadding=0,
-        topPadding=0,
-        bottomPadding=0,
-        id="body",
     )
     buffer = BytesIO()
     document = BaseDocTemplate(
@@ -119,9 +114,9 @@ def render_ordonnance(ordonnance: Ordonnance) -> bytes:
         subject=f"E-prescription unifiée du {_french_date(ordonnance.authored_on)}",
         creator="epu-gateway",
     )
-    document.addPageTemplates([PageTemplate(id="page", frames=[body], onPage=furniture.draw)])
-    story = _story(ordonnance, styles)
-    story.append(CallerMacro(drawCallable=lambda macro: furniture.define_page_count(macro.canv)))
+    document.addPageTemplates(furniture.page_templates())
+    story = _story(ordonnance, furniture, styles)
+    story.append(furniture.page_count_marker())
     document.build(story)
     return buffer.getvalue()
 
@@ -139,22 +134,27 @@ def _prescriber_block(prescriber: Prescriber, styles: Styles) -> list[Paragraph]
     ]
 
 
-def _story(ordonnance: Ordonnance, styles: Styles) -> list[Any]:
+def _story(ordonnance: Ordonnance, furniture: PageFurniture, styles: Styles) -> list[Any]:
     story: list[Any] = [
         Paragraph(f"Le {_french_date(ordonnance.authored_on)}", styles.date),
         _patient_box(styles),
         Paragraph(escape(TITLE), styles.title),
     ]
     ald = [line for line in ordonnance.lines if line.ald]
-    if ald:
-        others = [line for line in ordonnance.lines if not line.ald]
-        story.append(Paragraph(escape(ALD_HEADING), styles.zone_heading))
-        story.extend(_entries(ald, 1, styles))
-        story.append(HRFlowable(width="100%", thickness=1.5, color=RULE, spaceBefore=4))
-        story.append(Paragraph(escape(OTHER_HEADING), styles.zone_heading))
-        story.extend(_entries(others, len(ald) + 1, styles))
-    else:
-        story.extend(_entries(ordonnance.lines, 1, styles))
+    if not ald:
+        story.extend(_entries(ordonnance.lines, 1, furniture, styles))
+        story.append(_signature_area(styles))
+        return story
+    others = [line for line in ordonnance.lines if not line.ald]
+    separator = HRFlowable(width="100%", thickness=1.5, color=RULE, spaceBefore=2 * mm)
+    separator.keepWithNext = 1  # never a separator alone at the foot of a page
+    story.append(furniture.zone_marker(ALD_HEADING))
+    story.append(Paragraph(escape(ALD_HEADING), styles.zone_heading))
+    story.extend(_entries(ald, 1, furniture, styles))
+    story.append(separator)
+    story.append(furniture.zone_marker(OTHER_HEADING))
+    story.append(Paragraph(escape(OTHER_HEADING), styles.zone_heading))
+    story.extend(_entries(others, len(ald) + 1, furniture, styles))
     story.append(_signature_area(styles))
     return story
 
@@ -187,11 +187,24 @@ def _patient_box(styles: Styles) -> Table:
     return box
 
 
-def _entries(lines: Iterable[Line], first_number: int, styles: Styles) -> list[KeepTogether]:
-    return [_entry(line, number, styles) for number, line in enumerate(lines, first_number)]
+def _entries(
+    lines: Iterable[Line], first_number: int, furniture: PageFurniture, styles: Styles
+) -> list[KeepTogether]:
+    # A marker at both ends: when an entry splits over two pages, each page knows it holds one.
+    return [
+        KeepTogether(
+            [
+                furniture.entry_marker(),
+                *_entry(line, number, styles),
+                furniture.entry_marker(),
+                Spacer(0, 2.5 * mm),
+            ]
+        )
+        for number, line in enumerate(lines, first_number)
+    ]
 
 
-def _entry(line: Line, number: int, styles: Styles) -> KeepTogether:
+def _entry(line: Line, number: int, styles: Styles) -> list[Any]:
     """One exam: its label, code and marks, then what the lab and the patient need to know."""
     if line.loinc:
         head = f"<b>{escape(line.label)}</b>"
@@ -210,8 +223,7 @@ def _entry(line: Line, number: int, styles: Styles) -> KeepTogether:
         details.append(f"<b>À renouveler {line.renewal_count} fois</b>")
     flowables: list[Any] = [Paragraph(head, styles.line_head, bulletText=f"{number}.")]
     flowables += [Paragraph(detail, styles.line_detail) for detail in details]
-    flowables.append(Spacer(0, 2.5 * mm))
-    return KeepTogether(flowables)
+    return flowables
 
 
 def _french_date(day: date) -> str:

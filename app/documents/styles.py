@@ -31,6 +31,7 @@ class Styles:
     line_head: Any
     line_detail: Any
     signature: Any
+    continuation: Any
     lab_advice: Any
     privacy: Any
     caption: Any
@@ -74,6 +75,9 @@ def styles_for(fonts: DocumentFonts) -> Styles:
         ),
         line_detail=style(
             "line_detail", fontSize=8.5, leading=11, leftIndent=LINE_INDENT, textColor=MUTED
+        ),
+        continuation=style(
+            "continuation", fontName=fonts.italic, fontSize=8.5, leading=11, spaceAfter=5
         ),
         signature=style("signature", fontSize=8.5, leading=11, alignment=TA_RIGHT),
         lab_advice=style("lab_advice", fontName=fonts.bold, fontSize=8, leading=10),

@@ -102,6 +102,22 @@ def test_ald_lines_are_printed_above_the_separator_and_the_others_below(prescrib
     assert "URGENT" in text
 
 
+def test_a_later_page_says_it_continues_the_ald_zone(prescriber, printed):
+    lines = [
+        Line(label=f"{label} (contrôle {n:02d})", loinc=code, ald=True)
+        for n, (label, code) in enumerate(EXAMS * 4, 1)
+    ]
+    lines.append(Line(label="Protéine C réactive", loinc="1988-5"))
+
+    pdf = printed(ordonnance_of(prescriber, *lines))
+
+    assert len(pdf.page_texts) > 1
+    second_page = " ".join(pdf.page_texts[1].split())
+    assert "Suite de l'ordonnance du 23/11/2026" in second_page
+    assert f"{ALD_HEADING} (suite)" in second_page
+    assert OTHER_HEADING in pdf.text
+
+
 def test_accents_and_clinical_details_read_back_as_typed(prescriber, printed):
     lines = (
         Line(
