@@ -64,7 +64,10 @@ def styles_for(fonts: DocumentFonts) -> Styles:
             fontSize=8.5,
             leading=11,
             backColor=ZONE_BACKGROUND,
+            # Indents as wide as the padding keep the shaded band within the page's margins.
             borderPadding=(3, 4, 3, 4),
+            leftIndent=4,
+            rightIndent=4,
             spaceBefore=6,
             spaceAfter=8,
             keepWithNext=1,
@@ -81,6 +84,6 @@ def styles_for(fonts: DocumentFonts) -> Styles:
         ),
         signature=style("signature", fontSize=8.5, leading=11, alignment=TA_RIGHT),
         lab_advice=style("lab_advice", fontName=fonts.bold, fontSize=8, leading=10),
-        privacy=style("privacy", fontSize=6.5, leading=8, textColor=MUTED),
+        privacy=style("privacy", fontSize=7, leading=8.5, textColor=MUTED),
         caption=style("caption", fontSize=7.5, leading=9, alignment=TA_CENTER),
     )
