@@ -1,4 +1,4 @@
-"""The EPU QR code: `EPU:` + ID in alphanumeric mode, version 2, error correction Q, as PNG or SVG."""
+"""The EPU QR code, `EPU:` + ID in alphanumeric mode, version 2, correction level Q: PNG, SVG."""
 
 from __future__ import annotations
 

@@ -41,7 +41,10 @@ def pyzbar_alone(image: bytes) -> list[str]:
 
 def _opencv(detector: cv2.QRCodeDetector | cv2.QRCodeDetectorAruco) -> Decoder:
     def decode(image: bytes) -> list[str]:
-        ok, texts, _, _ = detector.detectAndDecodeMulti(_full_gray(image))
+        try:
+            ok, texts, _, _ = detector.detectAndDecodeMulti(_full_gray(image))
+        except cv2.error:  # OpenCV 5 asserts on some degenerate candidate quads
+            return []
         return [text for text in texts if text] if ok else []
 
     return decode

@@ -164,7 +164,9 @@ def _quad(
     return (corners @ rotation.T + np.array(centre)).astype(np.float32)
 
 
-def _paste_code(canvas: Image, code: Image, quad: np.ndarray, ink: float = 0, paper: float = 255) -> None:
+def _paste_code(
+    canvas: Image, code: Image, quad: np.ndarray, ink: float = 0, paper: float = 255
+) -> None:
     """Warp the code into `quad` of the canvas, only touching its bounding box."""
     height, width = canvas.shape[:2]
     x0, y0 = np.floor(quad.min(axis=0)).astype(int).clip(0, [width - 1, height - 1])
@@ -210,7 +212,9 @@ def _scene(
         rng.uniform(reach, max(reach + 1, height - reach)),
     )
     ink = rng.uniform(0, 45)
-    _paste_code(canvas, code, _quad(rng, centre, side, angle, tilt), ink=ink, paper=rng.uniform(215, 250))
+    _paste_code(
+        canvas, code, _quad(rng, centre, side, angle, tilt), ink=ink, paper=rng.uniform(215, 250)
+    )
     return canvas
 
 
@@ -241,7 +245,7 @@ def _motion_blur(rng: Rng, image: Image, length: float) -> Image:
 
 
 def _uneven_light(rng: Rng, image: Image, strength: float) -> Image:
-    """A light gradient from one side, slow blotches, and the hard-edged shadow of a hand or phone."""
+    """A gradient from one side, slow blotches, and the sharp shadow of a hand or a phone."""
     height, width = image.shape[:2]
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     direction = rng.uniform(0, 2 * math.pi)
@@ -256,8 +260,14 @@ def _uneven_light(rng: Rng, image: Image, strength: float) -> Image:
         [
             [cx + far * math.cos(angle), cy + far * math.sin(angle)],
             [cx - far * math.cos(angle), cy - far * math.sin(angle)],
-            [cx - far * math.cos(angle) + far * math.sin(angle), cy - far * math.sin(angle) - far * math.cos(angle)],
-            [cx + far * math.cos(angle) + far * math.sin(angle), cy + far * math.sin(angle) - far * math.cos(angle)],
+            [
+                cx - far * math.cos(angle) + far * math.sin(angle),
+                cy - far * math.sin(angle) - far * math.cos(angle),
+            ],
+            [
+                cx + far * math.cos(angle) + far * math.sin(angle),
+                cy + far * math.sin(angle) - far * math.cos(angle),
+            ],
         ],
         np.int32,
     )
@@ -266,6 +276,19 @@ def _uneven_light(rng: Rng, image: Image, strength: float) -> Image:
     shadow = cv2.GaussianBlur(shadow, (0, 0), softness)
     light *= 1 - shadow * strength * rng.uniform(0.3, 0.55)
     return np.clip(image.astype(np.float32) * light[..., None], 0, 255).astype(np.uint8)
+
+
+def _glare(
+    rng: Rng, image: Image, centre: tuple[float, float], side: float, strength: float
+) -> Image:
+    """A reflection of a ceiling light, somewhere on the code: a bright spot washing it out."""
+    height, width = image.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = centre[0] + rng.uniform(-0.6, 0.6) * side
+    y = centre[1] + rng.uniform(-0.6, 0.6) * side
+    radius = side * rng.uniform(0.15, 0.4)
+    spot = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * radius**2))
+    return np.clip(image.astype(np.float32) + spot[..., None] * strength, 0, 255).astype(np.uint8)
 
 
 # --- categories ------------------------------------------------------------------------------
@@ -295,7 +318,12 @@ def _rotation(rng: Rng, code: Image) -> Drawn:
 
 def _perspective(rng: Rng, code: Image) -> Drawn:
     image = _scene(
-        rng, code, _photo_size(rng), rng.uniform(3.5, 9), angle=rng.uniform(0, 360), tilt=rng.uniform(0.15, 0.45)
+        rng,
+        code,
+        _photo_size(rng),
+        rng.uniform(3.5, 9),
+        angle=rng.uniform(0, 360),
+        tilt=rng.uniform(0.15, 0.45),
     )
     return _sensor_noise(rng, image, rng.uniform(1, 4)), "jpg", int(rng.uniform(80, 95))
 
@@ -349,24 +377,26 @@ def _phone_screen(rng: Rng, code: Image) -> Drawn:
     tilt = rng.uniform(0, math.pi)
     moire = np.sin((xs * math.cos(tilt) + ys * math.sin(tilt)) * 2 * math.pi / period)
     image = canvas.astype(np.float32) * (1 + rng.uniform(0.06, 0.18) * moire[..., None])
-    glare_x, glare_y = centre[0] + rng.uniform(-0.6, 0.6) * side, centre[1] + rng.uniform(-0.6, 0.6) * side
-    radius = side * rng.uniform(0.15, 0.4)
-    glare = np.exp(-((xs - glare_x) ** 2 + (ys - glare_y) ** 2) / (2 * radius**2))
-    image += glare[..., None] * rng.uniform(60, 140)
-    image = _gaussian_blur(np.clip(image, 0, 255).astype(np.uint8), rng.uniform(0.4, 1.0))
+    image = _glare(rng, np.clip(image, 0, 255).astype(np.uint8), centre, side, rng.uniform(60, 140))
+    image = _gaussian_blur(image, rng.uniform(0.4, 1.0))
     return _sensor_noise(rng, image, rng.uniform(2, 6)), "jpg", int(rng.uniform(70, 92))
 
 
 def _hard(rng: Rng, code: Image) -> Drawn:
-    """Two or three of the troubles above at once, each milder than in its own category."""
-    module = rng.uniform(4, 8)
-    image = _scene(
-        rng, code, _photo_size(rng), module, angle=rng.uniform(0, 360), tilt=rng.uniform(0, 0.3)
-    )
-    troubles = rng.permutation(["light", "blur", "jpeg", "noise"])[: rng.integers(2, 4)]
+    """Two to four of the troubles above at once on a small, turned, tilted code, each a little
+    milder than in its own category."""
+    size = _photo_size(rng)
+    module = rng.uniform(3, 7)
+    side = module * code.shape[0] / _SOURCE_SCALE
+    image = _scene(rng, code, size, module, angle=rng.uniform(0, 360), tilt=rng.uniform(0, 0.35))
+    troubles = rng.permutation(["light", "blur", "jpeg", "noise", "glare"])[: rng.integers(2, 5)]
     quality = int(rng.uniform(75, 95))
     if "light" in troubles:
         image = _uneven_light(rng, image, rng.uniform(0.4, 0.8))
+    if "glare" in troubles:
+        # Where the code is is not known here; a wide spot anywhere near the middle will do.
+        centre = (size[0] * rng.uniform(0.3, 0.7), size[1] * rng.uniform(0.3, 0.7))
+        image = _glare(rng, image, centre, max(side, min(size) / 3), rng.uniform(40, 100))
     if "blur" in troubles:
         if rng.random() < 0.5:
             image = _gaussian_blur(image, module * rng.uniform(0.1, 0.3))
