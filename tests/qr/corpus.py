@@ -38,6 +38,7 @@ COUNTS = {
     "hard": 40,
 }
 CATEGORIES = tuple(COUNTS)
+_PNG_SIGNATURE = b"\x89PNG"
 _SOURCE_SCALE = 12  # pixels per module of the crisp code before it is warped into a scene
 
 Rng = np.random.Generator
@@ -68,21 +69,27 @@ def ci_sample(seed: int = SEED, per_category: int = 5) -> Iterator[Sample]:
 
 
 def sample(category: str, index: int, seed: int = SEED) -> Sample:
+    """One sample, from the cache when it has been drawn before."""
     name = f"{category}-{index:03d}"
     folder = CACHE / str(seed)
     meta_path = folder / f"{name}.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         return Sample(name, category, meta["epu"], (folder / meta["file"]).read_bytes())
+    drawn = draw(category, index, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    file = name + (".png" if drawn.data.startswith(_PNG_SIGNATURE) else ".jpg")
+    (folder / file).write_bytes(drawn.data)
+    meta_path.write_text(json.dumps({"epu": drawn.epu, "file": file}))
+    return drawn
+
+
+def draw(category: str, index: int, seed: int = SEED) -> Sample:
+    """Draw one sample in memory; its randomness depends only on (seed, category, index)."""
     rng = np.random.default_rng([seed, CATEGORIES.index(category), index])
     epu = _epu(rng)
     image, fmt, quality = _DRAW[category](rng, _code(epu))
-    data = _encode(image, fmt, quality)
-    folder.mkdir(parents=True, exist_ok=True)
-    file = f"{name}.{fmt}"
-    (folder / file).write_bytes(data)
-    meta_path.write_text(json.dumps({"epu": epu, "file": file}))
-    return Sample(name, category, epu, data)
+    return Sample(f"{category}-{index:03d}", category, epu, _encode(image, fmt, quality))
 
 
 # --- building blocks -------------------------------------------------------------------------
