@@ -30,7 +30,9 @@ def _full_gray(image: bytes) -> Gray:
 
 
 def zxing_alone(image: bytes) -> list[str]:
-    found = zxingcpp.read_barcodes(_full_gray(image), formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(
+        _full_gray(image), formats=zxingcpp.barcode_formats_from_str("QRCode")
+    )
     return [barcode.text for barcode in found]
 
 

@@ -16,10 +16,12 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import segno
+from numpy.typing import NDArray
 
 from app.domain import epu_id
 
@@ -42,7 +44,7 @@ _PNG_SIGNATURE = b"\x89PNG"
 _SOURCE_SCALE = 12  # pixels per module of the crisp code before it is warped into a scene
 
 Rng = np.random.Generator
-Image = np.ndarray
+Image = NDArray[Any]
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,10 @@ def _encode(image: Image, fmt: str, quality: int) -> bytes:
     return buffer.tobytes()
 
 
+def _to_bytes(values: Image) -> Image:
+    return np.asarray(np.clip(values, 0, 255), np.uint8)
+
+
 def _smooth_noise(rng: Rng, shape: tuple[int, int], cells: int) -> Image:
     """Low-frequency noise in [0, 1]: the slow variations of light and surfaces."""
     coarse = rng.random((cells, cells)).astype(np.float32)
@@ -132,7 +138,7 @@ def _desk(rng: Rng, size: tuple[int, int]) -> Image:
     width, height = size
     colour = rng.uniform(40, 200, 3)
     texture = _smooth_noise(rng, (height, width), 8)[..., None] * 40 - 20
-    return np.clip(colour + texture, 0, 255).astype(np.uint8)
+    return _to_bytes(colour + texture)
 
 
 def _page(rng: Rng, canvas: Image, quad: np.ndarray) -> None:
@@ -168,7 +174,7 @@ def _quad(
         corners += rng.uniform(-tilt, tilt, corners.shape).astype(np.float32) * side * 0.15
     theta = math.radians(angle)
     rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    return (corners @ rotation.T + np.array(centre)).astype(np.float32)
+    return np.asarray(corners @ rotation.T + np.array(centre), np.float32)
 
 
 def _paste_code(
@@ -235,7 +241,7 @@ def _photo_size(rng: Rng) -> tuple[int, int]:
 
 def _sensor_noise(rng: Rng, image: Image, sigma: float) -> Image:
     noise = rng.normal(0, sigma, image.shape).astype(np.float32)
-    return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return _to_bytes(image.astype(np.float32) + noise)
 
 
 def _gaussian_blur(image: Image, sigma: float) -> Image:
@@ -247,7 +253,7 @@ def _motion_blur(rng: Rng, image: Image, length: float) -> Image:
     kernel = np.zeros((size, size), np.float32)
     kernel[size // 2, :] = 1
     rotation = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), rng.uniform(0, 180), 1)
-    kernel = cv2.warpAffine(kernel, rotation, (size, size))
+    kernel = np.asarray(cv2.warpAffine(kernel, rotation, (size, size)), np.float32)
     return cv2.filter2D(image, -1, kernel / kernel.sum())
 
 
@@ -280,9 +286,9 @@ def _uneven_light(rng: Rng, image: Image, strength: float) -> Image:
     )
     cv2.fillConvexPoly(shadow, edge, 1.0)
     softness = max(1.0, min(width, height) * rng.uniform(0.002, 0.02))
-    shadow = cv2.GaussianBlur(shadow, (0, 0), softness)
+    shadow = np.asarray(cv2.GaussianBlur(shadow, (0, 0), softness), np.float32)
     light *= 1 - shadow * strength * rng.uniform(0.3, 0.55)
-    return np.clip(image.astype(np.float32) * light[..., None], 0, 255).astype(np.uint8)
+    return _to_bytes(image.astype(np.float32) * light[..., None])
 
 
 def _glare(
@@ -295,7 +301,7 @@ def _glare(
     y = centre[1] + rng.uniform(-0.6, 0.6) * side
     radius = side * rng.uniform(0.15, 0.4)
     spot = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * radius**2))
-    return np.clip(image.astype(np.float32) + spot[..., None] * strength, 0, 255).astype(np.uint8)
+    return _to_bytes(image.astype(np.float32) + spot[..., None] * strength)
 
 
 # --- categories ------------------------------------------------------------------------------
