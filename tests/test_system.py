@@ -32,6 +32,7 @@ def test_capability_statement_matches_the_routes(client: TestClient) -> None:
     resources = statement["rest"][0]["resource"]
 
     operations = {f"/fhir/Task/${op['name']}" for r in resources for op in r.get("operation", [])}
+    operations |= {f"/fhir/${op['name']}" for op in statement["rest"][0].get("operation", [])}
     searched = {
         f"/fhir/{r['type']}"
         for r in resources

@@ -1,16 +1,17 @@
-"""What gets printed: the QR code of an EPU."""
+"""What gets printed: the QR code of an EPU and the ordonnance."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.api.deps import NO_STORE, caller_of, engine_of
+from app.api.deps import NO_STORE, caller_of, client_address, engine_of, requires, terminology_of
 from app.domain import epu_id
 from app.qr.encode import qr_png, qr_svg
-from app.security.caller import Caller
+from app.security.caller import Caller, Role
 from app.store.database import transaction
 from app.workflow.access import find_for
+from app.workflow.document import ordonnance_pdf
 
 router = APIRouter(tags=["documents"])
 
@@ -31,3 +32,13 @@ def qr_code_png(epu: str = Depends(visible_epu)) -> Response:
 @router.get("/epu/{epu}/qr.svg", summary="The prescription's QR code as SVG")
 def qr_code_svg(epu: str = Depends(visible_epu)) -> Response:
     return Response(qr_svg(epu), media_type="image/svg+xml", headers=NO_STORE)
+
+
+@router.get("/epu/{epu}/ordonnance.pdf", summary="The printable ordonnance (its prescriber only)")
+def ordonnance(request: Request, epu: str, caller: Caller = requires(Role.PRESCRIBER)) -> Response:
+    normalised = epu_id.normalise(epu, "epu")
+    pdf = ordonnance_pdf(
+        engine_of(request), terminology_of(request), caller, normalised, client_address(request)
+    )
+    headers = {**NO_STORE, "Content-Disposition": f'inline; filename="ordonnance-{normalised}.pdf"'}
+    return Response(pdf, media_type="application/pdf", headers=headers)

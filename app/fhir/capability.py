@@ -53,6 +53,13 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 "interaction": [
                     {"code": "transaction", "documentation": "Prescriber: create a prescription."}
                 ],
+                "operation": [
+                    _operation(
+                        "scan",
+                        "Lab: a QR photo (image/png, image/jpeg, multipart) or a hand scanner's "
+                        "text (text/plain) answered like the pull by requisition.",
+                    )
+                ],
                 "resource": [
                     {
                         "type": "ServiceRequest",
