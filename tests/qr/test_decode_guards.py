@@ -57,6 +57,10 @@ def test_a_9000_by_9000_header_is_refused_as_a_bomb() -> None:
     assert refusal(bomb) == (413, "IMAGE_TOO_LARGE", ("body",))
 
 
+def test_a_header_past_pillows_own_bomb_limit_is_too_large() -> None:
+    assert refusal(png_header(15000, 15000))[:2] == (413, "IMAGE_TOO_LARGE")
+
+
 def test_just_over_40_megapixels_is_too_large() -> None:
     assert refusal(png_header(8000, 5001))[:2] == (413, "IMAGE_TOO_LARGE")
 
