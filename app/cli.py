@@ -23,9 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--lab", help="the lab's FINESS (9 digits) or SIRET (14 digits)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds of validity")
 
+    scan = commands.add_parser("scan", help="print the EPU ID found in a photo of a QR code")
+    scan.add_argument("image", help="a PNG or JPEG file")
+
     arguments = parser.parse_args(argv)
     if arguments.command == "serve":
         return _serve(arguments)
+    if arguments.command == "scan":
+        return _scan(arguments)
     return _token(arguments)
 
 
@@ -64,6 +69,27 @@ def _token(arguments: argparse.Namespace) -> int:
         print(f"epu token: {refused}", file=sys.stderr)
         return 2
     print(issue_token(settings, arguments.role, arguments.rpps, arguments.lab, arguments.ttl))
+    return 0
+
+
+def _scan(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.domain.errors import GatewayError
+    from app.qr.decode import find_qr_texts
+    from app.qr.scanned_text import epu_from_qr_texts
+
+    try:
+        image = Path(arguments.image).read_bytes()
+    except OSError as exc:
+        print(f"epu scan: cannot read {arguments.image}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        epu = epu_from_qr_texts(find_qr_texts(image))
+    except GatewayError as refused:
+        print(f"epu scan: {refused}", file=sys.stderr)
+        return 1
+    print(epu)
     return 0
 
 
