@@ -23,24 +23,12 @@ def read_resource(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str
 ) -> StoredResource:
     with transaction(engine) as session:
-        row = (
-            current(session, resource_type, resource_id)
-            if resource_type in READABLE_TYPES
-            else None
-        )
-        _check_visible(session, caller, row, resource_type, resource_id)
-        assert row is not None
-        return row
+        return _visible(session, caller, resource_type, resource_id)
 
 
 def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
     with transaction(engine) as session:
-        row = (
-            current(session, resource_type, resource_id)
-            if resource_type in READABLE_TYPES
-            else None
-        )
-        _check_visible(session, caller, row, resource_type, resource_id)
+        _visible(session, caller, resource_type, resource_id)
         return [
             Hit(version.resource_type, version.id, version.body)
             for version in versions(session, resource_type, resource_id)
@@ -51,25 +39,19 @@ def version(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
 ) -> bytes:
     with transaction(engine) as session:
-        row = (
-            current(session, resource_type, resource_id)
-            if resource_type in READABLE_TYPES
-            else None
-        )
-        _check_visible(session, caller, row, resource_type, resource_id)
+        _visible(session, caller, resource_type, resource_id)
         stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
         if stored is None:
             raise _not_found(resource_type, f"{resource_id}/_history/{version_id}")
         return stored.body
 
 
-def _check_visible(
-    session: Session,
-    caller: Caller,
-    row: StoredResource | None,
-    resource_type: str,
-    resource_id: str,
-) -> None:
+def _visible(
+    session: Session, caller: Caller, resource_type: str, resource_id: str
+) -> StoredResource:
+    """The current resource if the caller may see it: the prescription's author, or the lab that
+    holds it; AuditEvents for the author only. Anyone else gets the same 404 as for nothing."""
+    row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
     if row is None or (resource_type == "AuditEvent" and caller.role is not Role.PRESCRIBER):
         raise _not_found(resource_type, resource_id)
     try:
@@ -80,6 +62,7 @@ def _check_visible(
         raise
     if caller.role is Role.LAB and prescription.owner_lab != caller.lab:
         raise _not_found(resource_type, resource_id)
+    return row
 
 
 def _not_found(resource_type: str, resource_id: str) -> GatewayError:
