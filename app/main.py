@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from app.api import documents, lab, prescriber, status, system
 from app.api.errors import install_error_handlers
+from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
+from app.logs import configure_logging
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
@@ -19,6 +21,7 @@ from app.terminology.formats import load_default
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(GatewayMiddleware)
     for module in (system, prescriber, lab, documents, status):
         app.include_router(module.router)
     return app

@@ -52,7 +52,7 @@ class DatabaseFailureLog:
 
 
 class RedisFailureLog:
-    """Failures as members of one sorted set per client, scored by time, expiring with the window."""
+    """Failures as members of a sorted set per client, scored by time, expiring with the window."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
