@@ -44,6 +44,10 @@ def _serve(arguments: argparse.Namespace) -> int:
         port=arguments.port,
         workers=arguments.workers,
         log_level="info",
+        # Our own middleware logs each request as JSON by its route template; uvicorn's access
+        # log would write raw paths and query strings, which carry EPU codes.
+        access_log=False,
+        server_header=False,
     )
     return 0
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     failed_lookup_limit: int = 20
     failed_lookup_window_seconds: int = 600
     redis_url: str | None = None
+    """Redis for the rate-limit counters. Unset: failed look-ups are counted in the database."""
+    redis_key_prefix: str = "epu:"
+    token_request_budget_per_minute: int = 600
 
     @property
     def sqlalchemy_url(self) -> str:

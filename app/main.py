@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from app.api import documents, lab, prescriber, scan, status, system, workflow
 from app.api.errors import install_error_handlers
+from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
+from app.logs import configure_logging
+from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
@@ -18,6 +21,7 @@ from app.terminology.loader import load_default
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.terminology = load_default()
         app.state.verifier = TokenVerifier(settings)
+        app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
         yield
         engine.dispose()
 
@@ -37,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(GatewayMiddleware)
     for module in (system, prescriber, lab, scan, workflow, documents, status):
         app.include_router(module.router)
     return app

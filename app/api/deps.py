@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
@@ -13,6 +14,7 @@ from app.config import Settings
 from app.domain.errors import error
 from app.fhir.body import FHIR_JSON, parse_json, require_json_content_type, too_large
 from app.security.caller import Caller, Role
+from app.security.rate_limit import Client, LookupLimiter, RequestBudget
 from app.security.tokens import TokenVerifier, unauthorised
 from app.terminology.index import Terminology
 
@@ -44,7 +46,32 @@ def caller_of(request: Request) -> Caller:
     verifier: TokenVerifier = request.app.state.verifier
     caller = verifier.verify(token.strip())
     request.state.caller = caller
+    budget: RequestBudget = request.app.state.request_budget
+    budget.spend(caller.subject)
     return caller
+
+
+def lookup_limiter_of(request: Request) -> LookupLimiter:
+    limiter: LookupLimiter = request.app.state.lookup_limiter
+    return limiter
+
+
+def client_of(request: Request, caller: Caller) -> Client:
+    """Who counts against the anti-guessing limit: the token's subject and the address."""
+    return Client(caller.subject, client_address(request))
+
+
+def guarded_lookup(
+    request: Request, caller: Annotated[Caller, Depends(caller_of)]
+) -> Iterator[None]:
+    """Anti-guessing around an EPU look-up: 429 once the caller has failed too often, and every
+    EPU_MALFORMED, EPU_CHECK_MISMATCH or EPU_UNKNOWN raised by the route (or by its later
+    dependencies) counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route."""
+    with lookup_limiter_of(request).guarded(client_of(request, caller)):
+        yield
+
+
+GUARDED_LOOKUP = Depends(guarded_lookup)
 
 
 def requires(*roles: Role) -> Any:

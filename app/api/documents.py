@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.api.deps import NO_STORE, caller_of, client_address, engine_of, requires, terminology_of
+from app.api.deps import (
+    GUARDED_LOOKUP,
+    NO_STORE,
+    caller_of,
+    client_address,
+    engine_of,
+    requires,
+    terminology_of,
+)
 from app.domain import epu_id
 from app.qr.encode import qr_png, qr_svg
 from app.security.caller import Caller, Role
@@ -24,17 +32,29 @@ def visible_epu(request: Request, epu: str, caller: Caller = Depends(caller_of))
     return normalised
 
 
-@router.get("/epu/{epu}/qr.png", summary="The prescription's QR code as PNG")
+@router.get(
+    "/epu/{epu}/qr.png",
+    summary="The prescription's QR code as PNG",
+    dependencies=[GUARDED_LOOKUP],
+)
 def qr_code_png(epu: str = Depends(visible_epu)) -> Response:
     return Response(qr_png(epu), media_type="image/png", headers=NO_STORE)
 
 
-@router.get("/epu/{epu}/qr.svg", summary="The prescription's QR code as SVG")
+@router.get(
+    "/epu/{epu}/qr.svg",
+    summary="The prescription's QR code as SVG",
+    dependencies=[GUARDED_LOOKUP],
+)
 def qr_code_svg(epu: str = Depends(visible_epu)) -> Response:
     return Response(qr_svg(epu), media_type="image/svg+xml", headers=NO_STORE)
 
 
-@router.get("/epu/{epu}/ordonnance.pdf", summary="The printable ordonnance (its prescriber only)")
+@router.get(
+    "/epu/{epu}/ordonnance.pdf",
+    summary="The printable ordonnance (its prescriber only)",
+    dependencies=[GUARDED_LOOKUP],
+)
 def ordonnance(request: Request, epu: str, caller: Caller = requires(Role.PRESCRIBER)) -> Response:
     normalised = epu_id.normalise(epu, "epu")
     pdf = ordonnance_pdf(

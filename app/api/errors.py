@@ -3,8 +3,6 @@ and a bare 500 (no trace, no detail) for the rest."""
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -13,8 +11,6 @@ from starlette.exceptions import HTTPException
 from app.api.deps import fhir_response
 from app.domain.errors import GatewayError, Issue
 from app.fhir.outcome import operation_outcome
-
-log = logging.getLogger("epu.errors")
 
 _HTTP_CODES = {
     404: ("not-found", "NOT_FOUND", "No such endpoint."),
@@ -26,7 +22,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
 
 
 async def _gateway_error(_request: Request, exc: GatewayError) -> Response:
@@ -58,10 +53,8 @@ async def _http_error(_request: Request, exc: HTTPException) -> Response:
     return fhir_response(operation_outcome([issue]), exc.status_code, headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception(
-        "unexpected error", extra={"request_id": getattr(request.state, "request_id", None)}
-    )
+def internal_error() -> Response:
+    """The answer to anything unexpected (app.api.middleware sends it and logs the failure)."""
     issue = Issue(
         severity="fatal",
         code="exception",

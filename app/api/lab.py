@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.api.deps import client_address, engine_of, fhir_response, requires, self_link, settings_of
+from app.api.deps import (
+    GUARDED_LOOKUP,
+    client_address,
+    engine_of,
+    fhir_response,
+    requires,
+    self_link,
+    settings_of,
+)
 from app.domain import epu_id
 from app.domain.errors import error
 from app.security.caller import Caller, Role
@@ -16,7 +24,11 @@ router = APIRouter(tags=["lab"])
 REQUISITION = "requisition"
 
 
-@router.get("/fhir/ServiceRequest", summary="Pull a prescription by its EPU (requisition)")
+@router.get(
+    "/fhir/ServiceRequest",
+    summary="Pull a prescription by its EPU (requisition)",
+    dependencies=[GUARDED_LOOKUP],
+)
 def search_service_requests(
     request: Request, caller: Caller = requires(Role.LAB, Role.PRESCRIBER)
 ) -> Response:

@@ -23,7 +23,33 @@ from app.workflow.create import create_prescription
 router = APIRouter(tags=["prescriber"])
 
 
-@router.post("/fhir", summary="Create a prescription from a transaction Bundle")
+# The body is read by fhir_json_body (size, content type, syntax first), so the schema is declared
+# here: it documents the endpoint and lets schema-driven clients and fuzzers send Bundles.
+BUNDLE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType", "type", "entry"],
+                    "properties": {
+                        "resourceType": {"const": "Bundle"},
+                        "type": {"const": "transaction"},
+                        "entry": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/fhir",
+    summary="Create a prescription from a transaction Bundle",
+    openapi_extra=BUNDLE_BODY,
+)
 def create(
     request: Request,
     bundle: Any = Depends(fhir_json_body),

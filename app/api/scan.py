@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.api.deps import (
+    GUARDED_LOOKUP,
     client_address,
     engine_of,
     fhir_response,
@@ -36,6 +37,7 @@ MULTIPART = "multipart/form-data"
 @router.post(
     "/fhir/$scan",
     summary="Find a prescription from a QR photo (PNG, JPEG, multipart) or scanner text",
+    dependencies=[GUARDED_LOOKUP],
 )
 async def scan(request: Request, caller: Caller = requires(Role.LAB)) -> Response:
     settings = settings_of(request)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
+    GUARDED_LOOKUP,
     caller_of,
     client_address,
     engine_of,
@@ -25,7 +26,9 @@ router = APIRouter(tags=["status"])
 
 
 @router.get(
-    "/fhir/Task", summary="Task status: by group-identifier (EPU), or the prescriber's list"
+    "/fhir/Task",
+    summary="Task status: by group-identifier (EPU), or the prescriber's list",
+    dependencies=[GUARDED_LOOKUP],
 )
 def search_tasks(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB)
@@ -48,7 +51,9 @@ def search_tasks(
 
 
 @router.get(
-    "/fhir/AuditEvent", summary="Who pulled or changed a prescription (its prescriber only)"
+    "/fhir/AuditEvent",
+    summary="Who pulled or changed a prescription (its prescriber only)",
+    dependencies=[GUARDED_LOOKUP],
 )
 def search_audit_events(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
+    GUARDED_LOOKUP,
     client_address,
     engine_of,
     fhir_json_body,
@@ -45,7 +46,11 @@ def _base(request: Request) -> str:
     return settings_of(request).public_base_url.rstrip("/")
 
 
-@router.post("/fhir/Task/$claim", summary="A lab claims a prescription (Parameters{epu})")
+@router.post(
+    "/fhir/Task/$claim",
+    summary="A lab claims a prescription (Parameters{epu})",
+    dependencies=[GUARDED_LOOKUP],
+)
 def claim_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
@@ -55,7 +60,11 @@ def claim_prescription(
     return fhir_response(body)
 
 
-@router.post("/fhir/Task/$release", summary="The holding lab gives a prescription back")
+@router.post(
+    "/fhir/Task/$release",
+    summary="The holding lab gives a prescription back",
+    dependencies=[GUARDED_LOOKUP],
+)
 def release_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
@@ -65,7 +74,11 @@ def release_prescription(
     return fhir_response(body)
 
 
-@router.post("/fhir/Task/$cancel", summary="The prescriber cancels (Parameters{epu, reason})")
+@router.post(
+    "/fhir/Task/$cancel",
+    summary="The prescriber cancels (Parameters{epu, reason})",
+    dependencies=[GUARDED_LOOKUP],
+)
 def cancel_prescription(
     request: Request,
     parameters: Any = Depends(fhir_json_body),

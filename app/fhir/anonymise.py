@@ -26,10 +26,22 @@ def anonymise_patient(patient: dict[str, Any]) -> tuple[dict[str, Any], list[str
 
 
 def strip_identifying_details(resource: dict[str, Any], patient_url: str) -> None:
-    """Drop what could name the patient elsewhere: narratives and the display or identifier of
-    any reference to the patient."""
+    """Drop what could name the patient elsewhere: narratives, the display or identifier of
+    any reference to the patient, and all but the kept elements of a contained Patient."""
     resource.pop("text", None)
+    contained = resource.get("contained")
+    if isinstance(contained, list):
+        resource["contained"] = [_anonymise_contained(item) for item in contained]
     _strip_patient_references(resource, patient_url)
+
+
+def _anonymise_contained(item: Any) -> Any:
+    if not isinstance(item, dict) or item.get("resourceType") != "Patient":
+        return item
+    kept, _dropped = anonymise_patient(item)
+    if "id" in item:
+        kept["id"] = item["id"]
+    return kept
 
 
 def _strip_patient_references(node: Any, patient_url: str) -> None:

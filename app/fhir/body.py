@@ -9,6 +9,9 @@ import orjson
 from app.domain.errors import GatewayError, error
 
 FHIR_JSON = "application/fhir+json"
+# Real FHIR documents nest a few dozen levels at most; deeper ones would only exhaust the
+# recursion of the validators and walkers that follow (orjson itself stops at 1,024).
+MAX_JSON_DEPTH = 64
 _JSON_TYPES = {FHIR_JSON, "application/json"}
 
 
@@ -41,8 +44,7 @@ def parse_json(body: bytes, max_bytes: int) -> Any:
     if len(body) > max_bytes:
         raise too_large(max_bytes)
     try:
-        # orjson refuses nesting deeper than 1,024 levels, so a 10,000-level document is a 400.
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise error(
             400,
@@ -50,6 +52,29 @@ def parse_json(body: bytes, max_bytes: int) -> Any:
             f"The body is not valid UTF-8 JSON: {exc.msg} at character {exc.pos}.",
             issue_type="structure",
         ) from None
+    if nesting_depth(document) > MAX_JSON_DEPTH:
+        raise error(
+            400,
+            "JSON_TOO_DEEP",
+            f"The body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep.",
+            issue_type="too-costly",
+        )
+    return document
+
+
+def nesting_depth(document: Any) -> int:
+    """How deep objects and arrays nest, found without recursion."""
+    deepest = 0
+    pending = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def require_resource(document: Any, resource_type: str) -> dict[str, Any]:

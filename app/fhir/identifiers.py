@@ -45,7 +45,7 @@ def epu_identifier(epu: str) -> dict[str, Any]:
 def rpps_numbers(practitioner: dict[str, Any]) -> set[str]:
     """Every RPPS number a Practitioner's identifiers give, in either FR Core form."""
     numbers: set[str] = set()
-    for identifier in practitioner.get("identifier", []):
+    for identifier in practitioner.get("identifier") or []:
         system, value = identifier.get("system"), identifier.get("value") or ""
         if system == RPPS_OID and value.startswith("8"):
             numbers.add(value[1:])

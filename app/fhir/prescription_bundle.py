@@ -306,8 +306,8 @@ def _check_extensions(line: Entry) -> list[Issue]:
 
 
 def _is_laboratory(resource: dict[str, Any]) -> bool:
-    for category in resource.get("category", []):
-        for coding in category.get("coding", []):
+    for category in resource.get("category") or []:
+        for coding in category.get("coding") or []:
             if (coding.get("system"), coding.get("code")) in (
                 (OBSERVATION_CATEGORY, "laboratory"),
                 (SNOMED, SNOMED_LABORATORY_PROCEDURE),
@@ -327,7 +327,7 @@ def _check_code(
         ]
     loinc = [
         (index, coding)
-        for index, coding in enumerate(code.get("coding", []))
+        for index, coding in enumerate(code.get("coding") or [])
         if coding.get("system") == LOINC
     ]
     if not loinc:
@@ -376,20 +376,21 @@ def _check_code(
 def _context_codes(line: Entry, draft: PrescriptionDraft) -> set[str]:
     by_url = {entry.full_url: entry.resource for entry in draft.entries}
     codes: set[str] = set()
-    for info in line.resource.get("supportingInfo", []):
+    for info in line.resource.get("supportingInfo") or []:
         target = by_url.get(str(info.get("reference")))
         if target is None:
             continue
-        for coding in (target.get("code") or {}).get("coding", []):
+        for coding in (target.get("code") or {}).get("coding") or []:
             codes.add(str(coding.get("code")))
     return codes
 
 
 def _authored_on(entries: list[Entry]) -> datetime:
+    # `"authoredOn": null` passes the structure check as absent, so it is skipped as absent.
     stamps = [
         entry.resource["authoredOn"]
         for entry in entries
-        if entry.resource_type == "ServiceRequest" and "authoredOn" in entry.resource
+        if entry.resource_type == "ServiceRequest" and entry.resource.get("authoredOn") is not None
     ]
     if not stamps:
         return datetime.now(UTC)

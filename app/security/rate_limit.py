@@ -1,0 +1,140 @@
+"""Anti-guessing and request budgets: failed EPU look-ups are counted per token subject and per
+client address, and past a limit the caller gets 429 until the window has passed; a runaway client
+gets 429 past its per-minute budget. Counters live in shared stores (app.security.rate_stores), so
+several instances enforce one limit."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.domain.errors import GatewayError, error
+
+FAILED_LOOKUP_CODES = frozenset({"EPU_MALFORMED", "EPU_CHECK_MISMATCH", "EPU_UNKNOWN"})
+BUDGET_WINDOW_SECONDS = 60
+
+Clock = Callable[[], float]
+
+
+class FailureLog(Protocol):
+    """Where failed look-ups are written down, as epoch seconds per client key."""
+
+    def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
+        """Record one failure for each key, and forget failures at or before `forget_before`."""
+
+    def newest(self, key: str, since: float, count: int) -> list[float]:
+        """At most `count` failure times of `key` after `since`, newest first."""
+
+
+class WindowCounter(Protocol):
+    """Counts events per key in fixed windows."""
+
+    def increment(self, key: str, window: int, ttl_seconds: int) -> int:
+        """Add one to `key` in window number `window`; the new count."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking: the token's subject and the network address it came from."""
+
+    subject: str
+    address: str | None
+
+    def counter_keys(self) -> list[str]:
+        # Hashed so that keys stay short whatever a token's subject is.
+        keys = [_key("sub", self.subject)]
+        if self.address:
+            keys.append(_key("addr", self.address))
+        return keys
+
+
+def _key(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+
+
+def is_failed_lookup(refused: GatewayError) -> bool:
+    return any(issue.error_code in FAILED_LOOKUP_CODES for issue in refused.issues)
+
+
+def rate_limited(retry_after: int, diagnostics: str) -> GatewayError:
+    return error(
+        429,
+        "RATE_LIMITED",
+        diagnostics,
+        issue_type="throttled",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class LookupLimiter:
+    """Refuses EPU look-ups to a client (subject or address) with `limit` failures in the last
+    `window_seconds`."""
+
+    def __init__(
+        self, failures: FailureLog, limit: int, window_seconds: int, clock: Clock = time.time
+    ) -> None:
+        self._failures = failures
+        self._limit = limit
+        self._window = window_seconds
+        self._clock = clock
+
+    def guard(self, client: Client) -> None:
+        """429 RATE_LIMITED, with Retry-After, if this client may not look up an EPU now."""
+        now = self._clock()
+        waits = [self._wait(key, now) for key in client.counter_keys()]
+        wait = max(waits)
+        if wait > 0:
+            raise rate_limited(
+                wait,
+                "Too many failed EPU look-ups from this account or address; "
+                f"try again in {wait} seconds.",
+            )
+
+    def count_failure(self, client: Client) -> None:
+        now = self._clock()
+        self._failures.add(client.counter_keys(), now, now - self._window)
+
+    @contextmanager
+    def guarded(self, client: Client) -> Iterator[None]:
+        """Guard, then run the look-up; count it if it fails as a guess would."""
+        self.guard(client)
+        try:
+            yield
+        except GatewayError as refused:
+            if is_failed_lookup(refused):
+                self.count_failure(client)
+            raise
+
+    def _wait(self, key: str, now: float) -> int:
+        """Seconds until fewer than `limit` failures of `key` remain in the window; 0 if already."""
+        newest = self._failures.newest(key, now - self._window, self._limit)
+        if len(newest) < self._limit:
+            return 0
+        # The limit-th newest failure is the one whose leaving the window lets the client back in.
+        return max(1, math.ceil(newest[-1] + self._window - now))
+
+
+class RequestBudget:
+    """At most `per_minute` authenticated requests per token subject in each minute."""
+
+    def __init__(self, counter: WindowCounter, per_minute: int, clock: Clock = time.time) -> None:
+        self._counter = counter
+        self._per_minute = per_minute
+        self._clock = clock
+
+    def spend(self, subject: str) -> None:
+        now = self._clock()
+        window = int(now // BUDGET_WINDOW_SECONDS)
+        used = self._counter.increment(_key("budget", subject), window, 2 * BUDGET_WINDOW_SECONDS)
+        if used > self._per_minute:
+            retry_after = max(1, math.ceil((window + 1) * BUDGET_WINDOW_SECONDS - now))
+            raise rate_limited(
+                retry_after,
+                f"This account sent more than {self._per_minute} requests in a minute; "
+                f"try again in {retry_after} seconds.",
+            )

@@ -1,0 +1,123 @@
+"""Where rate-limit counters live: the database (the default) or Redis (EPU_REDIS_URL), both
+shared by every instance; and a per-instance memory counter for the request budget without Redis."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy import Engine, delete, insert, select
+from sqlmodel import col
+
+from app.config import Settings
+from app.security.rate_limit import FailureLog, LookupLimiter, RequestBudget, WindowCounter
+from app.store.database import transaction
+from app.store.tables import FailedLookup
+
+
+def _instant(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _seconds(moment: datetime) -> float:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class DatabaseFailureLog:
+    """Failures as rows of `failed_lookups`: counted on the (client, at) index, pruned on `at`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
+        with transaction(self._engine) as session:
+            stale = col(FailedLookup.at) <= _instant(forget_before)
+            session.execute(delete(FailedLookup).where(stale))
+            rows = [{"client": key, "at": _instant(at)} for key in keys]
+            session.execute(insert(FailedLookup), rows)
+
+    def newest(self, key: str, since: float, count: int) -> list[float]:
+        query = (
+            select(col(FailedLookup.at))
+            .where(col(FailedLookup.client) == key, col(FailedLookup.at) > _instant(since))
+            .order_by(col(FailedLookup.at).desc())
+            .limit(count)
+        )
+        with transaction(self._engine) as session:
+            return [_seconds(moment) for moment in session.execute(query).scalars()]
+
+
+class RedisFailureLog:
+    """Failures as members of a sorted set per client, scored by time, expiring with the window."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
+        pipeline = self._redis.pipeline()
+        for key in keys:
+            name = f"{self._prefix}fail:{key}"
+            pipeline.zadd(name, {uuid.uuid4().hex: at})
+            pipeline.zremrangebyscore(name, "-inf", forget_before)
+            pipeline.expire(name, max(1, int(at - forget_before) + 1))
+        pipeline.execute()
+
+    def newest(self, key: str, since: float, count: int) -> list[float]:
+        name = f"{self._prefix}fail:{key}"
+        found: list[tuple[bytes, float]] = self._redis.zrevrangebyscore(  # type: ignore[assignment]
+            name, "+inf", f"({since}", start=0, num=count, withscores=True
+        )
+        return [float(score) for _member, score in found]
+
+
+class RedisWindowCounter:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def increment(self, key: str, window: int, ttl_seconds: int) -> int:
+        name = f"{self._prefix}budget:{key}:{window}"
+        pipeline = self._redis.pipeline()
+        pipeline.incr(name)
+        pipeline.expire(name, ttl_seconds)
+        count, _ = pipeline.execute()
+        return int(count)
+
+
+class MemoryWindowCounter:
+    """Per-instance counts: a request budget is a brake on runaway clients, not worth a database
+    write per request, so without Redis each instance keeps its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def increment(self, key: str, window: int, ttl_seconds: int) -> int:
+        with self._lock:
+            if window != self._window:
+                self._window, self._counts = window, {}
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+
+def limiters(settings: Settings, engine: Engine) -> tuple[LookupLimiter, RequestBudget]:
+    """The look-up limiter and the request budget, on Redis when configured, else the database."""
+    failures: FailureLog
+    counter: WindowCounter
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        failures = RedisFailureLog(client, settings.redis_key_prefix)
+        counter = RedisWindowCounter(client, settings.redis_key_prefix)
+    else:
+        failures = DatabaseFailureLog(engine)
+        counter = MemoryWindowCounter()
+    lookup = LookupLimiter(
+        failures, settings.failed_lookup_limit, settings.failed_lookup_window_seconds
+    )
+    return lookup, RequestBudget(counter, settings.token_request_budget_per_minute)
