@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     """JWKS of an external issuer (the national IdP or the operator's). Unset: the local issuer."""
     auth_leeway_seconds: int = 30
+    auth_jwks_refresh_cooldown_seconds: float = 30
+    """After a JWKS fetch, a token naming an unknown key waits this long before forcing another
+    fetch, so that made-up key ids cannot hammer the issuer."""
 
     prescription_validity_days: int = 365
     max_json_bytes: int = 1_000_000

@@ -28,7 +28,11 @@ class TokenVerifier:
         self._local_keys: jwt.PyJWKSet | None = None
         if settings.auth_jwks_url:
             self._jwks_client = jwt.PyJWKClient(
-                settings.auth_jwks_url, cache_keys=True, lifespan=3600, timeout=5
+                settings.auth_jwks_url,
+                cache_keys=True,
+                lifespan=3600,
+                timeout=5,
+                cooldown_duration=settings.auth_jwks_refresh_cooldown_seconds,
             )
         else:
             self._local_keys = jwt.PyJWKSet.from_dict(local_issuer.public_jwks(settings))
