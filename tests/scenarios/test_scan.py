@@ -95,3 +95,17 @@ def test_garbage_image_wrong_type_and_prescriber_role_are_refused(
 def test_an_image_over_ten_megabytes_is_413(client: TestClient, tokens: Tokens) -> None:
     response = scan(client, tokens.lab(), b"\xff\xd8" + b"\x00" * 10_000_001, "image/jpeg")
     assert response.status_code == 413
+
+
+def test_a_decompression_bomb_and_a_truncated_jpeg_are_refused_and_the_desk_keeps_working(
+    client: TestClient, tokens: Tokens
+) -> None:
+    from tests.qr.test_decode_guards import png_header
+
+    epu = new_prescription(client, tokens)
+    bomb = scan(client, tokens.lab(), png_header(20_000, 20_000), "image/png")
+    truncated = scan(client, tokens.lab(), photo_of(epu)[:3000], "image/jpeg")
+
+    assert (bomb.status_code, issue_codes(bomb)) == (413, ["IMAGE_TOO_LARGE"])
+    assert truncated.status_code == 400
+    assert scan(client, tokens.lab(), photo_of(epu), "image/jpeg").status_code == 200
