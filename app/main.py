@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import documents, lab, prescriber, scan, status, system, workflow
+from app.api import documents, lab, prescriber, reception, scan, status, system, workflow
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.security.tokens import TokenVerifier
@@ -37,6 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (system, prescriber, lab, scan, workflow, documents, status):
+    for module in (system, prescriber, lab, scan, workflow, documents, status, reception):
         app.include_router(module.router)
     return app
