@@ -25,9 +25,7 @@ def test_the_page_has_no_inline_script_or_style_and_nothing_from_outside(
 ) -> None:
     page = client.get("/reception").text
 
-    assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/reception/reception.js" defer>'
-    ]
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/reception/reception.js" defer>']
     assert "<style" not in page
     assert " style=" not in page
     assert not re.search(r" on[a-z]+=", page)

@@ -112,7 +112,7 @@
     const claims = tokenClaims(token() || "") || {};
     const until = claims.exp ? new Date(claims.exp * 1000) : null;
     el.sessionLab.textContent = `Laboratoire ${claims.lab || "?"}` +
-      (until ? ` · session jusqu'à ${until.toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" })}` : "");
+      (until ? ` · jusqu'à ${until.toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" })}` : "");
     el.session.hidden = false;
     el.signIn.hidden = true;
     el.desk.hidden = false;
@@ -227,7 +227,7 @@
       EPU_CANCELLED: "Ordonnance annulée par le prescripteur : ne pas réaliser les examens.",
       EPU_EXPIRED: "Ordonnance expirée : elle n'est plus valable. Le patient doit revoir son médecin.",
       EPU_COMPLETED: "Tous les examens de cette ordonnance ont déjà été réalisés.",
-      LOCKED_BY_OTHER_LAB: "Ordonnance déjà prise en charge par un autre laboratoire. Elle ne pourra être prise ici que lorsque ce laboratoire l'aura rendue.",
+      LOCKED_BY_OTHER_LAB: "Examens déjà pris en charge par un autre laboratoire : l'ordonnance ne pourra être prise ici que lorsque ce laboratoire l'aura rendue.",
       NOT_LOCK_HOLDER: "Prenez d'abord l'ordonnance en charge (ou elle est tenue par un autre laboratoire).",
       VERSION_CONFLICT: "Cet examen a été modifié entre-temps, sans doute depuis un autre poste. L'ordonnance a été rechargée : vérifiez puis recommencez.",
       QR_NOT_FOUND: "Aucun QR code lisible sur la photo. Cadrez le QR code bien à plat, net et sans reflet, ou tapez le code imprimé dessous.",
@@ -283,6 +283,14 @@
   const MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
     "septembre", "octobre", "novembre", "décembre"];
   const PERIOD_UNITS = { d: "jours", wk: "semaines", mo: "mois", a: "ans" };
+  const EVERY_ONE = { d: "tous les jours", wk: "toutes les semaines", mo: "tous les mois", a: "tous les ans" };
+
+  function everyText(repeat) {
+    if (!repeat.period || !PERIOD_UNITS[repeat.periodUnit]) return "";
+    if (repeat.period === 1) return `, ${EVERY_ONE[repeat.periodUnit]}`;
+    const all = repeat.periodUnit === "wk" ? "toutes les" : "tous les";
+    return `, ${all} ${repeat.period} ${PERIOD_UNITS[repeat.periodUnit]}`;
+  }
 
   function resources(bundle) {
     return (bundle.entry || []).map((entry) => entry.resource).filter(Boolean);
@@ -392,14 +400,10 @@
     const status = group ? group.status : "requested";
 
     el.rxCode.textContent = grouped(state.code);
-    let statusText = GROUP_STATUS[status] || status;
-    if (owner && !["cancelled", "completed"].includes(status)) {
-      statusText += mine ? " par votre laboratoire" : "";
-    }
-    el.rxStatus.textContent = `État : ${statusText}`;
+    el.rxStatus.textContent = `État : ${groupStatusText(status, owner, mine, requests, byFocus)}`;
     el.rxStatus.className = `status status-${status}`;
     if (owner && !mine && status !== "cancelled") {
-      say(`Ordonnance déjà prise en charge par un autre laboratoire (${owner}). Elle ne peut pas être réalisée ici tant que ce laboratoire ne l'a pas rendue.`, "error");
+      say(`Examens déjà pris en charge par un autre laboratoire (n° ${owner}) : ne pas les réaliser ici tant que ce laboratoire n'a pas rendu l'ordonnance.`, "error");
     } else if (status === "cancelled") {
       say("Ordonnance annulée par le prescripteur : ne pas réaliser les examens.", "error");
     } else if (status === "completed") {
@@ -411,16 +415,16 @@
     el.facts.replaceChildren();
     const first = requests[0] || {};
     const patient = refs.get(first.subject && first.subject.reference);
+    // Two facts a row: who and when, then whom to call back.
     addFact("Patient", patientText(patient));
+    addFact("Prescrite le", first.authoredOn ? frenchDate(first.authoredOn) : "Non précisé");
     const prescriber = prescriberOf(bundle, first, refs);
     addFact("Prescripteur", [prescriber.name, prescriber.place].filter(Boolean).join(", ") || "Non précisé");
-    addFact("Téléphone", prescriber.phone, "phone");
-    if (first.authoredOn) addFact("Prescrite le", frenchDate(first.authoredOn));
+    addFact("Téléphone", prescriber.phone || "Non renseigné", "phone");
     const repeat = requests.map((r) => r.occurrenceTiming && r.occurrenceTiming.repeat).find((r) => r && r.count > 1);
     if (repeat) {
       const round = roundOf(group) || 1;
-      const every = repeat.period ? `, tous les ${repeat.period} ${PERIOD_UNITS[repeat.periodUnit] || repeat.periodUnit || ""}` : "";
-      addFact("Renouvellement", `Passage ${round} sur ${repeat.count}${every}`, "renewal");
+      addFact("Renouvellement", `Passage ${round} sur ${repeat.count}${everyText(repeat)}`, "renewal");
     }
     if (requests.some((r) => flagsOf(r).includes("ALD"))) {
       addFact("ALD", "Examens en rapport avec une affection de longue durée (marqués ALD)", "ald");
@@ -428,6 +432,17 @@
 
     el.lines.replaceChildren(...requests.map((request) => lineItem(request, byFocus.get(`ServiceRequest/${request.id}`), refs, mine)));
     el.rx.hidden = false;
+  }
+
+  function groupStatusText(status, owner, mine, requests, byFocus) {
+    const held = ["accepted", "in-progress"].includes(status) && owner;
+    if (!held) return GROUP_STATUS[status] || status;
+    const by = mine ? "votre laboratoire" : "un autre laboratoire";
+    if (status === "accepted") return `Prise en charge par ${by}`;
+    const live = requests.map((r) => byFocus.get(`ServiceRequest/${r.id}`))
+      .filter((t) => t && t.status !== "cancelled");
+    const done = live.filter((t) => t.status === "completed").length;
+    return `Prise en charge par ${by} · ${done} examen${done > 1 ? "s" : ""} fait${done > 1 ? "s" : ""} sur ${live.length}`;
   }
 
   function flagsOf(request) {
@@ -464,10 +479,11 @@
     if (details.childElementCount) item.append(details);
 
     const foot = make("div", "line-foot");
-    foot.append(make("span", `line-status status-${status}`, LINE_STATUS[status] || status));
-    if (task && mine) {
+    foot.append(make("span", `line-status line-status-${status}`, LINE_STATUS[status] || status));
+    if (task && mine && (status === "accepted" || status === "in-progress")) {
+      foot.append(make("span", "mark-as", "Marquer comme :"));
       if (status === "accepted") foot.append(lineButton("Prélevé", task, "in-progress", label));
-      if (status === "accepted" || status === "in-progress") foot.append(lineButton("Fait", task, "completed", label));
+      foot.append(lineButton("Fait", task, "completed", label));
     }
     item.append(foot);
     return item;
