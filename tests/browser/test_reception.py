@@ -228,7 +228,9 @@ def test_the_receptionist_finds_claims_and_marks_a_prescription(
     expect(page.locator("#rx-status")).to_have_text(
         "État : Prise en charge par votre laboratoire · 1 examen fait sur 3"
     )
-    expect(page.locator(".line", has_text="LOINC 3016-3").locator(".line-status")).to_have_text("À prélever")
+    expect(page.locator(".line", has_text="LOINC 3016-3").locator(".line-status")).to_have_text(
+        "À prélever"
+    )
 
     screenshot = tmp_path / "reception.png"
     page.screenshot(path=str(screenshot), full_page=True)
@@ -238,7 +240,14 @@ def test_the_receptionist_finds_claims_and_marks_a_prescription(
         Path(shot_dir).mkdir(parents=True, exist_ok=True)
         (Path(shot_dir) / "reception.png").write_bytes(screenshot.read_bytes())
     seen = page.locator("body").inner_text()
-    for words in ("Prolactine", "TSH", "LOINC 2842-3", "Prise en charge", "Fait", "Date des dernières règles"):
+    for words in (
+        "Prolactine",
+        "TSH",
+        "LOINC 2842-3",
+        "Prise en charge",
+        "Fait",
+        "Date des dernières règles",
+    ):
         assert words in seen
     assert page.problems == []
 
@@ -258,11 +267,11 @@ def test_a_second_lab_is_told_it_is_already_taken(page: Any, gateway: Gateway) -
     page.locator("#code").fill(f"EPU:{epu}")
     page.locator("#code").press("Enter")
 
-    expect(page.locator("#message")).to_contain_text(
-        "déjà pris en charge par un autre laboratoire"
-    )
+    expect(page.locator("#message")).to_contain_text("déjà pris en charge par un autre laboratoire")
     expect(page.get_by_role("button", name="Prendre en charge")).to_be_hidden()
-    expect(page.locator(".line", has_text="Glycémie à jeun")).to_contain_text("À jeun depuis 12 heures")
+    expect(page.locator(".line", has_text="Glycémie à jeun")).to_contain_text(
+        "À jeun depuis 12 heures"
+    )
     assert page.problems == []
 
 

@@ -41,7 +41,7 @@
       return { ok: false, text: `Caractère non valide : « ${bad} » (un code EPU n'utilise que des chiffres et des lettres, sans U)` };
     }
     if (code.length < LENGTH) {
-      return { ok: false, text: `Code incomplet : ${code.length} caractère${code.length > 1 ? "s" : ""} sur ${LENGTH}` };
+      return { ok: false, partial: true, text: `Code incomplet : ${code.length} caractère${code.length > 1 ? "s" : ""} sur ${LENGTH}` };
     }
     if (code.length > LENGTH) {
       return { ok: false, text: `Code trop long : ${code.length} caractères au lieu de ${LENGTH}` };
@@ -265,7 +265,7 @@
     rejected: "Refusée",
   };
   const LINE_STATUS = {
-    requested: "À prendre en charge",
+    requested: "",  // the group's state and its button say it once, not on every line
     accepted: "À prélever",
     "in-progress": "Prélevé",
     completed: "Fait",
@@ -426,8 +426,12 @@
       const round = roundOf(group) || 1;
       addFact("Renouvellement", `Passage ${round} sur ${repeat.count}${everyText(repeat)}`, "renewal");
     }
+    const urgent = requests.filter((r) => PRIORITY[r.priority]).length;
+    if (urgent) {
+      addFact("Urgence", `${urgent} examen${urgent > 1 ? "s" : ""} urgent${urgent > 1 ? "s" : ""} : à traiter en priorité`, "urgent-fact");
+    }
     if (requests.some((r) => flagsOf(r).includes("ALD"))) {
-      addFact("ALD", "Examens en rapport avec une affection de longue durée (marqués ALD)", "ald");
+      addFact("ALD", "Oui : examens marqués ALD (affection de longue durée)", "ald");
     }
 
     el.lines.replaceChildren(...requests.map((request) => lineItem(request, byFocus.get(`ServiceRequest/${request.id}`), refs, mine)));
@@ -463,6 +467,8 @@
     else head.append(make("span", "loinc free", "Texte libre (sans code LOINC)"));
     if (PRIORITY[request.priority]) head.append(make("span", `badge urgent urgent-${request.priority}`, PRIORITY[request.priority]));
     for (const flag of flagsOf(request)) head.append(make("span", "badge flag", flag));
+    const repeat = request.occurrenceTiming && request.occurrenceTiming.repeat;
+    if (repeat && repeat.count > 1) head.append(make("span", "badge flag", `Renouvelable ×${repeat.count}`));
     item.append(head);
 
     const details = make("dl", "line-details");
@@ -479,13 +485,14 @@
     if (details.childElementCount) item.append(details);
 
     const foot = make("div", "line-foot");
-    foot.append(make("span", `line-status line-status-${status}`, LINE_STATUS[status] || status));
+    const statusText = status in LINE_STATUS ? LINE_STATUS[status] : status;
+    if (statusText) foot.append(make("span", `line-status line-status-${status}`, statusText));
     if (task && mine && (status === "accepted" || status === "in-progress")) {
       foot.append(make("span", "mark-as", "Marquer comme :"));
       if (status === "accepted") foot.append(lineButton("Prélevé", task, "in-progress", label));
       foot.append(lineButton("Fait", task, "completed", label));
     }
-    item.append(foot);
+    if (foot.childElementCount) item.append(foot);
     return item;
   }
 
@@ -617,7 +624,7 @@
     }
     const verdict = judge(folded(raw));
     el.hint.textContent = verdict.ok ? "Code valide : appuyez sur Entrée pour rechercher." : verdict.text;
-    el.hint.classList.add(verdict.ok ? "hint-ok" : "hint-bad");
+    if (!verdict.partial) el.hint.classList.add(verdict.ok ? "hint-ok" : "hint-bad");
   }
 
   // Group the typed code as it is printed, keeping the caret after the same character.
