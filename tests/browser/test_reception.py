@@ -291,3 +291,74 @@ def test_an_unknown_code_and_an_unreadable_photo_are_explained(
     Image.new("RGB", (400, 300), (250, 250, 250)).save(blank)
     page.locator("#photo").set_input_files(blank)
     expect(page.locator("#message")).to_contain_text("Aucun QR code lisible sur la photo")
+
+
+def test_a_line_changed_elsewhere_is_reloaded_and_explained(page: Any, gateway: Gateway) -> None:
+    expect = playwright_api.expect
+    epu = gateway.prescribe("prescription-prolactine")
+    sign_in(page, gateway, LAB)
+    page.locator("#code").fill(epu)
+    page.locator("#code").press("Enter")
+    page.get_by_role("button", name="Prendre en charge").click()
+    expect(page.locator("#rx-status")).to_contain_text("Prise en charge par votre laboratoire")
+
+    # Another desk of the same lab marks the TSH sample taken meanwhile.
+    headers = {"Authorization": f"Bearer {gateway.token('lab', lab=LAB)}", **FHIR_JSON}
+    bundle = httpx.get(
+        f"{gateway.url}/fhir/ServiceRequest?requisition={epu}&_revinclude=Task:focus",
+        headers=headers, timeout=10,
+    ).json()  # fmt: skip
+    found = [entry["resource"] for entry in bundle["entry"]]
+    tsh = next(r for r in found if r.get("code", {}).get("coding", [{}])[0].get("code") == "3016-3")
+    task = next(
+        r for r in found if r.get("focus", {}).get("reference") == f"ServiceRequest/{tsh['id']}"
+    )
+    moved = httpx.put(
+        f"{gateway.url}/fhir/Task/{task['id']}", json={**task, "status": "in-progress"},
+        headers={**headers, "If-Match": f'W/"{task["meta"]["versionId"]}"'}, timeout=10,
+    )  # fmt: skip
+    assert moved.status_code == 200, moved.text
+
+    line = page.locator(".line", has_text="LOINC 3016-3")
+    line.get_by_role("button", name="Prélevé").click()
+
+    expect(page.locator("#message")).to_contain_text("modifié entre-temps")
+    expect(line.locator(".line-status")).to_have_text("Prélevé")
+
+
+def test_refusals_and_outages_are_told_in_her_words(page: Any, gateway: Gateway) -> None:
+    expect = playwright_api.expect
+    epu = gateway.prescribe("prescription-bilan-a-jeun")
+    prescriber = {"Authorization": f"Bearer {gateway.token('prescriber', rpps=PRESCRIBER_RPPS)}"}
+    cancel = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "epu", "valueString": epu},
+            {"name": "reason", "valueString": "Doublon"},
+        ],
+    }
+    cancelled = httpx.post(
+        f"{gateway.url}/fhir/Task/$cancel", json=cancel, headers={**prescriber, **FHIR_JSON},
+        timeout=10,
+    )  # fmt: skip
+    assert cancelled.status_code == 200, cancelled.text
+    sign_in(page, gateway, LAB)
+    code = page.locator("#code")
+    message = page.locator("#message")
+
+    code.fill(epu)
+    code.press("Enter")
+    expect(message).to_contain_text("Ordonnance annulée par le prescripteur")
+    expect(page.get_by_role("button", name="Prendre en charge")).to_be_hidden()
+
+    too_many = {"status": 429, "headers": {"Retry-After": "240"}, "body": "{}"}
+    page.route("**/fhir/ServiceRequest?*", lambda route: route.fulfill(**too_many))
+    code.fill(epu)
+    code.press("Enter")
+    expect(message).to_have_text("Trop d'essais, réessayez dans 4 min.")
+
+    page.unroute("**/fhir/ServiceRequest?*")
+    page.route("**/fhir/ServiceRequest?*", lambda route: route.abort())
+    code.fill(epu)
+    code.press("Enter")
+    expect(message).to_contain_text("La passerelle ne répond pas")
