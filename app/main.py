@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import documents, lab, prescriber, scan, status, system, workflow
+from app.api import documents, lab, prescriber, reception, scan, status, system, workflow
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
@@ -43,6 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(GatewayMiddleware)
-    for module in (system, prescriber, lab, scan, workflow, documents, status):
+    for module in (system, prescriber, lab, scan, workflow, documents, status, reception):
         app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""The reception page (index.html, reception.js, reception.css), shipped as package data."""
