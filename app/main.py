@@ -16,6 +16,7 @@ from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
+from app.terminology.current import CurrentTerminology
 from app.terminology.loader import load_default
 
 
@@ -28,7 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_database_engine(settings)
         migrate(engine)
         app.state.engine = engine
-        app.state.terminology = load_default()
+        terminology = CurrentTerminology(
+            engine, load_default(), settings.terminology_refresh_seconds
+        )
+        terminology.refresh()
+        app.state.terminology = terminology
         app.state.verifier = TokenVerifier(settings)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
         yield
