@@ -36,7 +36,10 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """What the command prints: counts, the first rejected rows with why, the outcome."""
-        printed = [f"{self.accepted} concepts accepted, {len(self.rejected)} rows rejected"]
+        printed = [
+            f"{_counted(self.accepted, 'concept')} accepted, "
+            f"{_counted(len(self.rejected), 'row')} rejected"
+        ]
         printed += describe_rejections(self.rejected)
         name = f"{self.url}|{self.version}"
         printed.append(
@@ -94,3 +97,7 @@ def _refuse_unservable(release: ParsedRelease) -> None:
         raise ReleaseRefused("the release has no URL or no version", release.rejected)
     # Building the index checks for duplicates the parsers let through, before anything is stored.
     release.terminology()
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
