@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import documents, lab, prescriber, scan, status, system, workflow
+from app.api import documents, lab, prescriber, scan, status, system, terminology, workflow
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
@@ -29,11 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_database_engine(settings)
         migrate(engine)
         app.state.engine = engine
-        terminology = CurrentTerminology(
-            engine, load_default(), settings.terminology_refresh_seconds
-        )
-        terminology.refresh()
-        app.state.terminology = terminology
+        current = CurrentTerminology(engine, load_default(), settings.terminology_refresh_seconds)
+        current.refresh()
+        app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
         yield
@@ -48,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(GatewayMiddleware)
-    for module in (system, prescriber, lab, scan, workflow, documents, status):
+    # terminology comes before status, whose /fhir/{type}/{id} read would take $expand for an id.
+    for module in (system, prescriber, lab, scan, workflow, documents, terminology, status):
         app.include_router(module.router)
     return app
