@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "scan":
         return _scan(arguments)
     if arguments.command == "terminology":
-        return terminology_import(arguments.file, arguments.version)
+        return terminology_import(get_settings(), arguments.file, arguments.version)
     return _token(arguments)
 
 
@@ -106,7 +106,7 @@ def _scan(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def terminology_import(path: Path, version: str | None = None) -> int:
+def terminology_import(settings: Settings, path: Path, version: str | None = None) -> int:
     """`epu terminology import FILE`: 0 when the release is active, 1 when it was refused."""
     from app.store.database import create_database_engine
     from app.store.migrate import migrate
@@ -114,7 +114,7 @@ def terminology_import(path: Path, version: str | None = None) -> int:
     from app.terminology.importing import ReleaseRefused, describe_rejections, import_file
     from app.terminology.release import ReleaseFormatError
 
-    engine = create_database_engine(get_settings())
+    engine = create_database_engine(settings)
     try:
         migrate(engine)
         report = import_file(engine, path, version)
