@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from app.cli import terminology_import
 from app.config import Settings
 from app.terminology.concepts import JDV_URL
-from tests.conftest import Tokens, create, example, issue_codes
+from tests.conftest import FHIR_JSON, Tokens, create, example, issue_codes
+from tests.scenarios.test_adapt_cancel_renew import filler_order
+from tests.scenarios.workflow_steps import new_prescription, operation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "terminology" / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
@@ -202,6 +204,27 @@ def test_after_an_import_prescriptions_follow_the_new_release(
     response = expand(client, tokens, filter="natremie")
     assert codes(response) == ["2947-0"]
     assert used(response, "version") == response.json()["version"] == "jdv-2025-03"
+
+
+def test_a_biologist_adapts_with_the_codes_of_the_new_release(
+    client: TestClient, tokens: Tokens, settings: Settings, tmp_path: Path
+) -> None:
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    release = write_release(tmp_path, "jdv-2025-03.csv", ["2947-0;Sodium sanguin;natrémie"])
+    assert terminology_import(settings, release) == 0
+
+    def adapt(code: str) -> Any:
+        return client.post(
+            "/fhir/ServiceRequest",
+            json=filler_order(epu, code),
+            headers={**tokens.lab(), **FHIR_JSON},
+        )
+
+    dropped, added = adapt("2160-0"), adapt("2947-0")
+
+    assert (dropped.status_code, issue_codes(dropped)) == (422, ["CODE_NOT_IN_VALUESET"])
+    assert added.status_code == 201, added.text
 
 
 def test_a_refused_import_leaves_the_previous_release_active(
