@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from app.api.deps import caller_of, fhir_response, terminology_of
 from app.fhir import terminology as operations
-from app.fhir.terminology import MAX_COUNT
+from app.fhir.terminology import MAX_COUNT, MAX_OFFSET
 
 router = APIRouter(tags=["terminology"], dependencies=[Depends(caller_of)])
 
@@ -19,7 +19,7 @@ def expand(
     url: str | None = None,
     filter: str | None = None,
     count: int | None = Query(default=None, ge=0, le=MAX_COUNT),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     terminology = terminology_of(request)
     operations.require_value_set(terminology, url)

@@ -19,6 +19,8 @@ MAX_COUNT = 1000
 DEFAULT_COUNT = 100
 """Without a count a short filter could ask for the whole value set; a page keeps it cheap."""
 MAX_FILTER_LENGTH = 200
+MAX_OFFSET = 2**31 - 1
+"""FHIR's integer is 32-bit: a larger offset could not even be echoed in expansion.offset."""
 
 
 def require_value_set(terminology: Terminology, url: str | None) -> None:

@@ -102,7 +102,9 @@ def test_without_count_a_page_is_capped(client: TestClient, tokens: Tokens) -> N
     assert len(codes(response)) == 100
 
 
-@pytest.mark.parametrize("query", [{"count": 1001}, {"offset": -1}, {"count": -1}])
+@pytest.mark.parametrize(
+    "query", [{"count": 1001}, {"offset": -1}, {"count": -1}, {"offset": 2**31}, {"count": "x"}]
+)
 def test_unbounded_pages_are_refused(client: TestClient, tokens: Tokens, query: Any) -> None:
     response = expand(client, tokens, filter="a", **query)
     assert response.status_code == 400
