@@ -1,11 +1,12 @@
-"""The `epu` command: serve the gateway, print development tokens."""
+"""The `epu` command: serve the gateway, print development tokens, import a terminology release."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     scan = commands.add_parser("scan", help="print the EPU ID found in a photo of a QR code")
     scan.add_argument("image", help="a PNG or JPEG file")
 
+    terminology = commands.add_parser("terminology", help="manage the JDV value set")
+    actions = terminology.add_subparsers(dest="action", required=True)
+    load = actions.add_parser("import", help="load a release and make it the active one")
+    load.add_argument(
+        "file", type=Path, help="FHIR ValueSet/CodeSystem .json, SVS .xml, .csv, .xlsx"
+    )
+    load.add_argument("--version", help="the release's version (CSV/XLSX: default the file name)")
+
     arguments = parser.parse_args(argv)
     if arguments.command == "serve":
         return _serve(arguments)
     if arguments.command == "scan":
         return _scan(arguments)
+    if arguments.command == "terminology":
+        return terminology_import(get_settings(), arguments.file, arguments.version)
     return _token(arguments)
 
 
@@ -77,8 +88,6 @@ def _token(arguments: argparse.Namespace) -> int:
 
 
 def _scan(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from app.domain.errors import GatewayError
     from app.qr.decode import find_qr_texts
     from app.qr.scanned_text import epu_from_qr_texts
@@ -94,6 +103,33 @@ def _scan(arguments: argparse.Namespace) -> int:
         print(f"epu scan: {refused}", file=sys.stderr)
         return 1
     print(epu)
+    return 0
+
+
+def terminology_import(settings: Settings, path: Path, version: str | None = None) -> int:
+    """`epu terminology import FILE`: 0 when the release is active, 1 when it was refused."""
+    from app.store.database import create_database_engine
+    from app.store.migrate import migrate
+    from app.store.terminology_releases import VersionConflict
+    from app.terminology.importing import ReleaseRefused, describe_rejections, import_file
+    from app.terminology.release import ReleaseFormatError
+
+    engine = create_database_engine(settings)
+    try:
+        migrate(engine)
+        report = import_file(engine, path, version)
+    except ReleaseRefused as refused:
+        print("\n".join(describe_rejections(refused.rejected)), file=sys.stderr)
+        print(f"epu terminology import: {path.name}: {refused}", file=sys.stderr)
+        return 1
+    except (ReleaseFormatError, VersionConflict, OSError) as refused:
+        print(f"epu terminology import: {path.name}: {refused}; the active release is kept",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{path.name}:")
+    print("\n".join(report.lines()))
     return 0
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "epu:"
     token_request_budget_per_minute: int = 600
 
+    terminology_refresh_seconds: float = 30
+    """How often an instance checks the database for a newly imported terminology release."""
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

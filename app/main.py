@@ -7,7 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import documents, lab, prescriber, reception, scan, status, system, workflow
+from app.api import (
+    documents,
+    lab,
+    prescriber,
+    reception,
+    scan,
+    status,
+    system,
+    terminology,
+    workflow,
+)
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
@@ -16,6 +26,7 @@ from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
+from app.terminology.current import CurrentTerminology
 from app.terminology.loader import load_default
 
 
@@ -28,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_database_engine(settings)
         migrate(engine)
         app.state.engine = engine
-        app.state.terminology = load_default()
+        current = CurrentTerminology(engine, load_default(), settings.terminology_refresh_seconds)
+        current.refresh()
+        app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
         yield
@@ -43,6 +56,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(GatewayMiddleware)
-    for module in (system, prescriber, lab, scan, workflow, documents, status, reception):
+    # terminology comes before status, whose /fhir/{type}/{id} read would take $expand for an id.
+    for module in (
+        system,
+        prescriber,
+        lab,
+        scan,
+        workflow,
+        documents,
+        terminology,
+        status,
+        reception,
+    ):
         app.include_router(module.router)
     return app

@@ -31,12 +31,14 @@ def test_capability_statement_matches_the_routes(client: TestClient) -> None:
     paths = set(client.get("/openapi.json").json()["paths"])
     resources = statement["rest"][0]["resource"]
 
-    operations = {f"/fhir/Task/${op['name']}" for r in resources for op in r.get("operation", [])}
+    operations = {
+        f"/fhir/{r['type']}/${op['name']}" for r in resources for op in r.get("operation", [])
+    }
     operations |= {f"/fhir/${op['name']}" for op in statement["rest"][0].get("operation", [])}
     searched = {
         f"/fhir/{r['type']}"
         for r in resources
-        if any(i["code"] == "search-type" for i in r["interaction"])
+        if any(i["code"] == "search-type" for i in r.get("interaction", []))
     }
 
     assert operations <= paths

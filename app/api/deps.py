@@ -16,6 +16,7 @@ from app.fhir.body import FHIR_JSON, parse_json, require_json_content_type, too_
 from app.security.caller import Caller, Role
 from app.security.rate_limit import Client, LookupLimiter, RequestBudget
 from app.security.tokens import TokenVerifier, unauthorised
+from app.terminology.current import CurrentTerminology
 from app.terminology.index import Terminology
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -33,8 +34,9 @@ def engine_of(request: Request) -> Engine:
 
 
 def terminology_of(request: Request) -> Terminology:
-    terminology: Terminology = request.app.state.terminology
-    return terminology
+    """The release active now (an import elsewhere shows within terminology_refresh_seconds)."""
+    current: CurrentTerminology = request.app.state.terminology
+    return current.get()
 
 
 def caller_of(request: Request) -> Caller:

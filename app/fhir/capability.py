@@ -9,6 +9,7 @@ from app.fhir.identifiers import PROFILE_SERVICE_REQUEST, PROFILE_TASK
 
 _READ = [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}]
 _OPERATIONS = "https://epu-gateway/fhir/OperationDefinition/"
+_STANDARD_OPERATIONS = "http://hl7.org/fhir/OperationDefinition/"
 
 
 def _token(name: str, documentation: str) -> dict[str, str]:
@@ -17,6 +18,14 @@ def _token(name: str, documentation: str) -> dict[str, str]:
 
 def _operation(name: str, documentation: str) -> dict[str, str]:
     return {"name": name, "definition": _OPERATIONS + name, "documentation": documentation}
+
+
+def _standard_operation(resource: str, name: str, documentation: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "definition": f"{_STANDARD_OPERATIONS}{resource}-{name}",
+        "documentation": documentation,
+    }
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
@@ -110,6 +119,35 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [
                             _token("entity-identifier", "The EPU; its prescriber only.")
+                        ],
+                    },
+                    {
+                        "type": "ValueSet",
+                        "operation": [
+                            _standard_operation(
+                                "ValueSet",
+                                "expand",
+                                "The JDV LOINC circuit de la biologie: url, filter (labels and "
+                                "synonyms, case and accents ignored), count (at most 1000, "
+                                "default 100), offset. Any authenticated account.",
+                            ),
+                            _standard_operation(
+                                "ValueSet",
+                                "validate-code",
+                                "url, system, code: result, display or message.",
+                            ),
+                        ],
+                    },
+                    {
+                        "type": "CodeSystem",
+                        "operation": [
+                            _standard_operation(
+                                "CodeSystem",
+                                "lookup",
+                                "system=http://loinc.org, code of the JDV: display, French "
+                                "synonyms, and the clinical context the code needs (properties "
+                                "clinical-context-required, required-clinical-context).",
+                            )
                         ],
                     },
                     *[

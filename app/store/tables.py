@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -82,3 +82,32 @@ class FailedLookup(SQLModel, table=True):
     client: str = Field(max_length=200)
     at: datetime = Field(index=True)
     """Indexed alone too, so that pruning what left the window is cheap."""
+
+
+class TerminologyRelease(SQLModel, table=True):
+    """One imported release of the value set, its concepts kept whole so any instance can load it."""
+
+    __tablename__ = "terminology_releases"
+    __table_args__ = (
+        UniqueConstraint("url", "version", name="uq_terminology_releases_url_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=400)
+    version: str = Field(max_length=200)
+    content_hash: str = Field(max_length=64)
+    """sha256 of `concepts`: the same url and version must mean the same content."""
+    concept_count: int
+    concepts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    imported_at: datetime
+
+
+class ActiveTerminology(SQLModel, table=True):
+    """The one row saying which release is served; NULL means the curated subset shipped with the
+    code. Switching versions is one UPDATE of this row, so readers never see a half-loaded set."""
+
+    __tablename__ = "terminology_active"
+
+    slot: int = Field(default=1, primary_key=True)
+    release_id: int | None = Field(default=None, foreign_key="terminology_releases.id")
+    activated_at: datetime | None = None
