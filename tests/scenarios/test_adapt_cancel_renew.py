@@ -8,23 +8,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.domain.epu_id import EPU_SYSTEM
 from tests.conftest import FHIR_JSON, OTHER_LAB, Tokens, issue_codes
-from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
-
-
-def filler_order(epu: str, code: str = "2160-0", based_on: str | None = None) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "status": "active",
-        "intent": "filler-order",
-        "requisition": {"system": EPU_SYSTEM, "value": epu},
-        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-        "subject": {"reference": "Patient/ignored"},
-    }
-    if based_on:
-        request["basedOn"] = [{"reference": based_on}]
-    return request
+from tests.scenarios.workflow_steps import (
+    filler_order,
+    new_prescription,
+    operation,
+    set_status,
+    tasks,
+)
 
 
 def why(reason: str) -> dict[str, str]:

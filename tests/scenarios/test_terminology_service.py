@@ -16,8 +16,7 @@ from app.cli import terminology_import
 from app.config import Settings
 from app.terminology.concepts import JDV_URL
 from tests.conftest import FHIR_JSON, Tokens, create, example, issue_codes
-from tests.scenarios.test_adapt_cancel_renew import filler_order
-from tests.scenarios.workflow_steps import new_prescription, operation
+from tests.scenarios.workflow_steps import filler_order, new_prescription, operation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "terminology" / "fixtures"
 REPO = Path(__file__).resolve().parents[2]

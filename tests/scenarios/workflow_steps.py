@@ -49,3 +49,17 @@ def set_status(
         json=body,
         headers={**headers, **FHIR_JSON, "If-Match": f'W/"{task["meta"]["versionId"]}"'},
     )
+
+
+def filler_order(epu: str, code: str = "2160-0", based_on: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "filler-order",
+        "requisition": {"system": EPU_SYSTEM, "value": epu},
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": "Patient/ignored"},
+    }
+    if based_on:
+        request["basedOn"] = [{"reference": based_on}]
+    return request
