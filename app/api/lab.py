@@ -14,8 +14,7 @@ from app.api.deps import (
     self_link,
     settings_of,
 )
-from app.domain import epu_id
-from app.domain.errors import error
+from app.fhir.search_values import epu_of_token
 from app.security.caller import Caller, Role
 from app.workflow.pull import Includes, pull
 
@@ -32,7 +31,7 @@ REQUISITION = "requisition"
 def search_service_requests(
     request: Request, caller: Caller = requires(Role.LAB, Role.PRESCRIBER)
 ) -> Response:
-    epu = epu_from_requisition(request.query_params.get(REQUISITION))
+    epu = epu_of_token(request.query_params.get(REQUISITION), REQUISITION)
     includes_asked = request.query_params.getlist("_include")
     revincludes_asked = request.query_params.getlist("_revinclude")
     includes = Includes(
@@ -54,24 +53,3 @@ def search_service_requests(
         expression=REQUISITION,
     )
     return fhir_response(body)
-
-
-def epu_from_requisition(value: str | None) -> str:
-    """The EPU of a `requisition` search value: `system|code`, or the bare (typed) code."""
-    if not value:
-        raise error(
-            400,
-            "SEARCH_NOT_SUPPORTED",
-            f"Prescriptions are found by their EPU: ?requisition={epu_id.EPU_SYSTEM}|<EPU code>.",
-            REQUISITION,
-            issue_type="not-supported",
-        )
-    system, separator, code = value.rpartition("|")
-    if separator and system not in ("", epu_id.EPU_SYSTEM):
-        raise error(
-            400,
-            "UNKNOWN_IDENTIFIER_SYSTEM",
-            f"requisition's system must be {epu_id.EPU_SYSTEM}.",
-            REQUISITION,
-        )
-    return epu_id.normalise(code, REQUISITION)

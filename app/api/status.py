@@ -17,7 +17,7 @@ from app.api.deps import (
     self_link,
     settings_of,
 )
-from app.domain.errors import error
+from app.fhir.search_values import epu_of_token
 from app.fhir.searchset import searchset
 from app.security.caller import Caller, Role
 from app.workflow import read, status_search
@@ -36,7 +36,7 @@ def search_tasks(
     base = settings_of(request).public_base_url.rstrip("/")
     group = request.query_params.get("group-identifier")
     if group:
-        epu = status_search.epu_of_token(group, "group-identifier")
+        epu = epu_of_token(group, "group-identifier")
         body = status_search.tasks_of_prescription(
             engine_of(request), base, caller, epu, self_link(request), client_address(request)
         )
@@ -58,11 +58,7 @@ def search_tasks(
 def search_audit_events(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)
 ) -> Response:
-    value = request.query_params.get("entity-identifier")
-    if not value:
-        raise error(400, "SEARCH_NOT_SUPPORTED", "AuditEvents are searched by entity-identifier "
-                    "(the EPU).", "entity-identifier", issue_type="not-supported")  # fmt: skip
-    epu = status_search.epu_of_token(value, "entity-identifier")
+    epu = epu_of_token(request.query_params.get("entity-identifier"), "entity-identifier")
     base = settings_of(request).public_base_url.rstrip("/")
     return fhir_response(
         status_search.audit_trail(engine_of(request), base, caller, epu, self_link(request))

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from app.domain import epu_id
 from app.domain.errors import error
 from app.fhir.identifiers import RPPS_OID, RPPS_URL
 from app.fhir.searchset import Hit, searchset
@@ -24,15 +23,6 @@ from app.workflow.audited import audited
 
 MAX_COUNT = 200
 DEFAULT_COUNT = 50
-
-
-def epu_of_token(value: str, parameter: str) -> str:
-    """The EPU in a token search value `system|code` (or a bare, possibly typed, code)."""
-    system, separator, code = value.rpartition("|")
-    if separator and system not in ("", epu_id.EPU_SYSTEM):
-        raise error(400, "UNKNOWN_IDENTIFIER_SYSTEM", f"{parameter}'s system must be "
-                    f"{epu_id.EPU_SYSTEM}.", parameter)  # fmt: skip
-    return epu_id.normalise(code, parameter)
 
 
 def tasks_of_prescription(
