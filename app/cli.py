@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info", choices=["warning", "info", "debug"])
 
     token = commands.add_parser("token", help="print a token from the local development issuer")
     token.add_argument("--role", required=True, choices=["prescriber", "lab", "admin"])
@@ -38,7 +39,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
-        log_level="info",
+        log_level=arguments.log_level,
     )
     return 0
 
