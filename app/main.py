@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from app.api import documents, lab, prescriber, scan, status, system, workflow
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.fhir.structure import warm_up
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.terminology = load_default()
         app.state.verifier = TokenVerifier(settings)
+        warm_up()
         yield
         engine.dispose()
 
