@@ -42,7 +42,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def scratch_database(kind: str, name: str | None = None, keep: bool = False) -> Iterator[str | None]:
+def scratch_database(
+    kind: str, name: str | None = None, keep: bool = False
+) -> Iterator[str | None]:
     """None for SQLite; for PostgreSQL the SQLAlchemy URL of a new database, dropped afterwards
     unless `keep` (or unless `name` names one that already exists, which is reused)."""
     if kind == "sqlite":

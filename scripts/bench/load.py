@@ -49,12 +49,20 @@ PULL_QUERY = (
 
 def five_line_bundle() -> dict[str, Any]:
     """The prolactine example (Patient, Practitioner, Observation, 3 lines) plus two lines."""
-    bundle: dict[str, Any] = json.loads((EXAMPLES / "Bundle-prescription-prolactine.json").read_text())
-    template = next(e for e in bundle["entry"] if e["resource"].get("code", {}).get("coding", [{}])[0].get("code") == "3016-3")
+    bundle: dict[str, Any] = json.loads(
+        (EXAMPLES / "Bundle-prescription-prolactine.json").read_text()
+    )
+    template = next(
+        e
+        for e in bundle["entry"]
+        if e["resource"].get("code", {}).get("coding", [{}])[0].get("code") == "3016-3"
+    )
     for code, display in (("1558-6", "Glycémie à jeun"), ("24331-1", "Bilan lipidique")):
         entry = copy.deepcopy(template)
         entry["fullUrl"] = f"urn:uuid:{uuid.uuid4()}"
-        entry["resource"]["code"] = {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]}
+        entry["resource"]["code"] = {
+            "coding": [{"system": "http://loinc.org", "code": code, "display": display}]
+        }
         bundle["entry"].append(entry)
     return bundle
 
@@ -230,7 +238,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=None, help="default: 1 SQLite, 2 PostgreSQL")
-    parser.add_argument("--duration", type=float, default=10.0, help=f"seconds per run, <= {MAX_DURATION}")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help=f"seconds per run, <= {MAX_DURATION}"
+    )
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--workloads", default="create,pull,claim,done,scan")
     arguments = parser.parse_args()
