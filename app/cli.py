@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info", choices=["warning", "info", "debug"])
 
     token = commands.add_parser("token", help="print a token from the local development issuer")
     token.add_argument("--role", required=True, choices=["prescriber", "lab", "admin"])
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     load.add_argument("--version", help="the release's version (CSV/XLSX: default the file name)")
 
+    commands.add_parser("migrate", help="bring the database schema to the newest revision")
+
+    purge = commands.add_parser("purge", help="remove closed prescriptions past retention")
+    purge.add_argument("--older-than-days", type=int, help="default: EPU_RETENTION_DAYS (90)")
+    purge.add_argument("--batch", type=int, default=1000, help="prescriptions per transaction")
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+
     arguments = parser.parse_args(argv)
     if arguments.command == "serve":
         return _serve(arguments)
@@ -42,7 +50,49 @@ def main(argv: list[str] | None = None) -> int:
         return _scan(arguments)
     if arguments.command == "terminology":
         return terminology_import(get_settings(), arguments.file, arguments.version)
+    if arguments.command == "migrate":
+        return _migrate()
+    if arguments.command == "purge":
+        return _purge(arguments)
     return _token(arguments)
+
+
+def _migrate() -> int:
+    from app.store.database import create_database_engine
+    from app.store.migrate import migrate
+
+    engine = create_database_engine(get_settings())
+    migrate(engine)
+    engine.dispose()
+    print("epu migrate: schema is at the newest revision")
+    return 0
+
+
+def _purge(arguments: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from app.store.database import create_database_engine
+    from app.store.purge import count_due, purge
+
+    settings = get_settings()
+    days = (
+        settings.retention_days if arguments.older_than_days is None else arguments.older_than_days
+    )
+    if days < 0 or arguments.batch < 1:
+        print("epu purge: --older-than-days >= 0 and --batch >= 1", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    before = now - timedelta(days=days)
+    engine = create_database_engine(settings)
+    try:
+        if arguments.dry_run:
+            print(f"epu purge (dry run): {count_due(engine, before, now)} prescriptions "
+                  f"closed and last updated before {before:%Y-%m-%d %H:%M} UTC would go")  # fmt: skip
+            return 0
+        print(f"epu purge: {purge(engine, before, now, arguments.batch)}")
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _serve(arguments: argparse.Namespace) -> int:
@@ -54,7 +104,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         workers=arguments.workers,
-        log_level="info",
+        log_level=arguments.log_level,
         # Our own middleware logs each request as JSON by its route template; uvicorn's access
         # log would write raw paths and query strings, which carry EPU codes.
         access_log=False,

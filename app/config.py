@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_image_bytes: int = 10_000_000
     max_image_pixels: int = 40_000_000
 
+    retention_days: int = 90
+    """`epu purge` removes closed (completed, cancelled, expired) prescriptions untouched longer."""
+
     failed_lookup_limit: int = 20
     failed_lookup_window_seconds: int = 600
     redis_url: str | None = None

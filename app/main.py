@@ -21,6 +21,7 @@ from app.api import (
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
+from app.fhir.structure import warm_up
 from app.logs import configure_logging
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
+        warm_up()
         yield
         engine.dispose()
 

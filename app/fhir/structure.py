@@ -149,6 +149,13 @@ def check_resource(resource: Any, path: str) -> list[Issue]:
     return list(_binding_issues(resource, str(resource_type), path))
 
 
+def warm_up() -> None:
+    """Validate one small resource of each model: pydantic builds its validators on first use,
+    and that first request would otherwise pay for it."""
+    for name in MODELS:
+        check_resource({"resourceType": name}, name)
+
+
 def _from_pydantic(path: str, error: Any) -> Issue:
     expression = path
     for item in error.get("loc", ()):

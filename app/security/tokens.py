@@ -12,6 +12,7 @@ from app.config import Settings
 from app.domain.errors import GatewayError, error
 from app.security import local_issuer
 from app.security.caller import Caller, Role
+from app.security.token_cache import VerifiedTokens
 
 ALGORITHMS = ["RS256", "ES256"]
 _RPPS = re.compile(r"^\d{11}$")
@@ -26,6 +27,7 @@ class TokenVerifier:
         self._settings = settings
         self._jwks_client: jwt.PyJWKClient | None = None
         self._local_keys: jwt.PyJWKSet | None = None
+        self._verified = VerifiedTokens()
         if settings.auth_jwks_url:
             self._jwks_client = jwt.PyJWKClient(
                 settings.auth_jwks_url,
@@ -38,6 +40,9 @@ class TokenVerifier:
             self._local_keys = jwt.PyJWKSet.from_dict(local_issuer.public_jwks(settings))
 
     def verify(self, token: str) -> Caller:
+        cached = self._verified.get(token)
+        if cached is not None:
+            return cached
         try:
             key = self._signing_key(token)
             claims = jwt.decode(
@@ -52,7 +57,10 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError) as exc:
             # Say that the token was refused, not which check failed: that helps no honest client.
             raise unauthorised("The bearer token is not valid.") from exc
-        return caller_from_claims(claims)
+        caller = caller_from_claims(claims)
+        # Kept no longer than the signature check itself would have accepted it.
+        self._verified.put(token, caller, claims["exp"] + self._settings.auth_leeway_seconds)
+        return caller
 
     def _signing_key(self, token: str) -> jwt.PyJWK:
         header = jwt.get_unverified_header(token)

@@ -6,14 +6,23 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlmodel import Session, col
 
 from app.domain.errors import error
 from app.store.tables import ResourceVersion, StoredResource
+
+_RESOURCES: Table = StoredResource.__table__  # type: ignore[attr-defined]
+_VERSIONS: Table = ResourceVersion.__table__  # type: ignore[attr-defined]
+_VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
+
+
+class HasBody(Protocol):
+    @property
+    def body(self) -> bytes: ...
 
 
 def new_ids(count: int) -> list[str]:
@@ -35,28 +44,36 @@ def stamp(resource: dict[str, Any], version_id: int, moment: datetime) -> None:
     meta["lastUpdated"] = instant(moment)
 
 
-def insert_resource(
-    session: Session, resource: dict[str, Any], epu: str, moment: datetime
-) -> StoredResource:
-    """Store a new resource (version 1). `resource` must carry its id."""
-    stamp(resource, 1, moment)
-    body = orjson.dumps(resource)
-    row = StoredResource(
-        resource_type=resource["resourceType"],
-        id=resource["id"],
-        version_id=1,
-        last_updated=moment,
-        epu=epu,
-        status=resource.get("status"),
-        body=body,
-    )
-    session.add(row)
-    session.add(
-        ResourceVersion(
-            resource_type=row.resource_type, id=row.id, version_id=1, last_updated=moment, body=body
+def insert_resources(
+    session: Session, resources: Sequence[dict[str, Any]], epu: str, moment: datetime
+) -> None:
+    """Store new resources (version 1), each carrying its id.
+
+    Core INSERTs, one per table for the whole batch: nothing reads these rows back as ORM
+    objects in the same transaction, and the unit of work cost more than the database did."""
+    rows = []
+    for resource in resources:
+        stamp(resource, 1, moment)
+        rows.append(
+            {
+                "resource_type": resource["resourceType"],
+                "id": resource["id"],
+                "version_id": 1,
+                "last_updated": moment,
+                "epu": epu,
+                "status": resource.get("status"),
+                "body": orjson.dumps(resource),
+            }
         )
-    )
-    return row
+    if not rows:
+        return
+    session.execute(insert(_RESOURCES), rows)
+    session.execute(insert(_VERSIONS), [{k: row[k] for k in _VERSION_COLUMNS} for row in rows])
+
+
+def insert_resource(session: Session, resource: dict[str, Any], epu: str, moment: datetime) -> None:
+    """Store one new resource (version 1). `resource` must carry its id."""
+    insert_resources(session, [resource], epu, moment)
 
 
 def replace_resource(
@@ -87,8 +104,8 @@ def replace_resource(
             "read it again and retry.",
             issue_type="conflict",
         )
-    session.add(
-        ResourceVersion(
+    session.execute(
+        insert(_VERSIONS).values(
             resource_type=resource["resourceType"],
             id=resource["id"],
             version_id=new_version,
@@ -105,17 +122,17 @@ def current(session: Session, resource_type: str, resource_id: str) -> StoredRes
 
 def of_prescription(
     session: Session, epu: str, resource_types: Sequence[str]
-) -> list[StoredResource]:
-    """The current resources of one prescription, of the given types, in creation order."""
+) -> Sequence[Row[tuple[str, str, int, bytes]]]:
+    """The current resources of one prescription, of the given types, in creation order: rows
+    of resource_type, id, version_id and body (a Core select, no ORM objects to build)."""
     statement = (
-        select(StoredResource)
-        .where(
-            col(StoredResource.epu) == epu,
-            col(StoredResource.resource_type).in_(resource_types),
+        select(
+            _RESOURCES.c.resource_type, _RESOURCES.c.id, _RESOURCES.c.version_id, _RESOURCES.c.body
         )
-        .order_by(col(StoredResource.id))
+        .where(_RESOURCES.c.epu == epu, _RESOURCES.c.resource_type.in_(resource_types))
+        .order_by(_RESOURCES.c.id)
     )
-    return list(session.execute(statement).scalars())
+    return session.execute(statement).all()
 
 
 def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceVersion]:
@@ -131,6 +148,6 @@ def versions(session: Session, resource_type: str, resource_id: str) -> list[Res
     return list(session.execute(statement).scalars())
 
 
-def loads(row: StoredResource | ResourceVersion) -> dict[str, Any]:
+def loads(row: HasBody) -> dict[str, Any]:
     parsed: dict[str, Any] = orjson.loads(row.body)
     return parsed

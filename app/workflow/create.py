@@ -25,7 +25,7 @@ from app.fhir.transaction_response import transaction_response
 from app.security import audit
 from app.security.caller import Caller
 from app.store.database import transaction
-from app.store.resources import insert_resource, instant, new_ids
+from app.store.resources import insert_resources, instant, new_ids
 from app.store.tables import IdempotencyRecord, Prescription
 from app.terminology.index import Terminology
 from app.workflow.state import round_input
@@ -117,7 +117,6 @@ def _store(
     created: list[tuple[dict[str, Any], list[Issue]]] = []
     for entry in draft.entries:
         resource = _as_stored(entry, ids[entry.index], epu, local_refs)
-        insert_resource(session, resource, epu, moment)
         created.append(
             (resource, [i for i in draft.issues if i.expression[0].startswith(entry.path)])
         )
@@ -126,7 +125,6 @@ def _store(
     patient_ref = local_refs[draft.patient.full_url]
     requester_ref = local_refs[draft.practitioner.full_url]
     group = _task(group_id, epu, draft, requester_ref, patient_ref, moment)
-    insert_resource(session, group, epu, moment)
     created.append((group, []))
     for offset, line in enumerate(lines):
         task = _task(
@@ -134,8 +132,8 @@ def _store(
         )
         task["focus"] = {"reference": local_refs[line.full_url]}
         task["partOf"] = [{"reference": f"Task/{group_id}"}]
-        insert_resource(session, task, epu, moment)
         created.append((task, []))
+    insert_resources(session, [resource for resource, _ in created], epu, moment)
 
     session.add(
         Prescription(
