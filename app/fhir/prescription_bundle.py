@@ -386,32 +386,55 @@ def _context_codes(line: Entry, draft: PrescriptionDraft) -> set[str]:
 
 
 def _authored_on(entries: list[Entry]) -> datetime:
-    # `"authoredOn": null` passes the structure check as absent, so it is skipped as absent.
-    stamps = [
-        entry.resource["authoredOn"]
-        for entry in entries
-        if entry.resource_type == "ServiceRequest" and entry.resource.get("authoredOn") is not None
-    ]
-    if not stamps:
-        return datetime.now(UTC)
-    parsed = [_instant(str(stamp)) for stamp in stamps]
-    return min(parsed).astimezone(UTC)
+    """When the prescription was written: its earliest line's authoredOn, else now."""
+    stamps: list[datetime] = []
+    issues: list[Issue] = []
+    for entry in entries:
+        # `"authoredOn": null` passes the structure check as absent, so it is skipped as absent.
+        stamp = (
+            entry.resource.get("authoredOn") if entry.resource_type == "ServiceRequest" else None
+        )
+        if stamp is None:
+            continue
+        try:
+            stamps.append(_instant(stamp))
+        except (TypeError, ValueError):
+            issues.append(
+                _rule(f"{entry.path}.authoredOn", "authoredOn must be a FHIR dateTime.", "value")
+            )
+    if issues:
+        raise GatewayError(400, issues)
+    return min(stamps).astimezone(UTC) if stamps else datetime.now(UTC)
 
 
-def _instant(stamp: str) -> datetime:
+def _instant(stamp: object) -> datetime:
     """A FHIR dateTime as an aware instant; a partial date (year, year-month) counts from its start."""
+    if not isinstance(stamp, str):
+        raise TypeError("not a dateTime string")
     padded = stamp + "-01-01"[len(stamp) - 4 :] if len(stamp) in (4, 7) else stamp
     parsed = datetime.fromisoformat(padded.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _rounds(entries: list[Entry]) -> int:
-    counts = [
-        int(((entry.resource.get("occurrenceTiming") or {}).get("repeat") or {}).get("count") or 1)
-        for entry in entries
-        if entry.resource_type == "ServiceRequest"
-    ]
-    return max(counts, default=1)
+    """How many times the prescription may be done: the largest repeat.count of its lines."""
+    counts = [1]
+    for entry in entries:
+        if entry.resource_type != "ServiceRequest":
+            continue
+        count = ((entry.resource.get("occurrenceTiming") or {}).get("repeat") or {}).get("count")
+        if count is None:
+            continue
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise error(
+                400,
+                "INVALID_RESOURCE",
+                "repeat.count is a positive whole number.",
+                f"{entry.path}.occurrenceTiming.repeat.count",
+                issue_type="value",
+            )
+        counts.append(count)
+    return max(counts)
 
 
 def _anonymise(draft: PrescriptionDraft) -> list[Issue]:

@@ -205,3 +205,16 @@ def test_our_extensions_must_carry_their_value_type(client: TestClient, tokens: 
         "Bundle.entry[3].resource.extension[0]",
         "Bundle.entry[4].resource.modifierExtension[0]",
     }
+
+
+def test_authored_on_and_repeat_count_of_the_wrong_type_are_400_not_500(
+    client: TestClient, tokens: Tokens
+) -> None:
+    bundle = example("prescription-prolactine")
+    line(bundle)["authoredOn"] = 2.4452486235464086e-29  # found by the fuzzer
+    line(bundle, 1)["occurrenceTiming"] = {"repeat": {"count": "three"}}
+
+    response = create(client, tokens, bundle)
+
+    assert response.status_code == 400
+    assert stored_count(client) == 0
