@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +20,7 @@ from app.domain import epu_id
 from app.qr.encode import qr_png
 from app.security.local_issuer import issue_token
 from tests.conftest import LAB, OTHER_LAB, PRESCRIBER_RPPS, example
+from tests.gateway_process import free_port, gateway_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,15 +39,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 10_000
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Gateway:
@@ -79,39 +69,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     port = free_port()
     served = Gateway(data_dir, port)
     served.token("lab", lab=LAB)  # makes the issuer's key before the server reads it
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("EPU_")
-    } | {"EPU_DATA_DIR": str(data_dir), "EPU_PUBLIC_BASE_URL": served.url}
-    log = (data_dir.parent / "gateway.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_health(served.url, process)
+    environment = {"EPU_DATA_DIR": str(data_dir), "EPU_PUBLIC_BASE_URL": served.url}
+    with gateway_process(environment, data_dir.parent / "gateway.log", port):
         yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def wait_for_health(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the gateway did not answer /health within {seconds} s")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,10 @@ server shows: no Server header, and an oversized body refused from its Content-L
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +21,9 @@ from app.config import Settings
 from app.domain import epu_id
 from app.security.local_issuer import issue_token
 from tests.conftest import LAB, POSTGRES, POSTGRES_URL, PRESCRIBER_RPPS, example
+from tests.gateway_process import gateway_process
 from tests.security.test_rate_limit import REDIS, REDIS_URL, guesses
 
-ROOT = Path(__file__).resolve().parents[2]
 READY_WITHIN_SECONDS = 60
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL does not answer")
 
@@ -34,38 +31,7 @@ pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL does not answer
 @dataclass
 class Instance:
     url: str
-    process: subprocess.Popen[bytes]
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start(env: dict[str, str], log: Path) -> Instance:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--no-server-header",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-    return Instance(f"http://127.0.0.1:{port}", process, log)
-
-
-def wait_until_ready(instance: Instance) -> None:
-    deadline = time.monotonic() + READY_WITHIN_SECONDS
-    while time.monotonic() < deadline:
-        assert instance.process.poll() is None, instance.log.read_text()
-        try:
-            if httpx.get(f"{instance.url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # bounded readiness polling, not a timing assumption
-    raise AssertionError(f"{instance.url} not ready: {instance.log.read_text()}")
 
 
 @pytest.fixture(
@@ -94,24 +60,20 @@ def two_instances(
     )
     issue_token(settings, "admin", subject="make-the-key-before-both-start")
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "EPU_DATA_DIR": str(settings.data_dir),
         "EPU_DATABASE_URL": str(settings.database_url),
         "EPU_REDIS_KEY_PREFIX": prefix,
     }
-    env.pop("EPU_REDIS_URL", None)
     if settings.redis_url:
         env["EPU_REDIS_URL"] = settings.redis_url
-    instances = [start(env, tmp_path / f"instance-{n}.log") for n in (1, 2)]
     try:
-        for instance in instances:
-            wait_until_ready(instance)
-        yield settings, instances
+        with ExitStack() as running:
+            instances = [
+                Instance(running.enter_context(gateway_process(env, log)), log)
+                for log in (tmp_path / "instance-1.log", tmp_path / "instance-2.log")
+            ]
+            yield settings, instances
     finally:
-        for instance in instances:
-            instance.process.terminate()
-            instance.process.wait(timeout=30)
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
         if settings.redis_url:

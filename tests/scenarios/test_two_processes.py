@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from threading import Barrier
 from typing import Any
@@ -22,35 +18,11 @@ from app.config import Settings
 from app.domain.epu_id import EPU_SYSTEM
 from app.security.local_issuer import issue_token
 from tests.conftest import LAB, OTHER_LAB, POSTGRES, POSTGRES_URL, PRESCRIBER_RPPS, example
+from tests.gateway_process import gateway_process
 from tests.scenarios.workflow_steps import parameters
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL does not answer")
-ROOT = Path(__file__).resolve().parents[2]
-READY_WITHIN = 60.0
 FHIR = {"Content-Type": "application/fhir+json"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        try:
-            # Waiting on the process paces the polling and notices a crash at once.
-            process.wait(timeout=0.1)
-            pytest.fail(f"the gateway at {url} exited with {process.returncode}")
-        except subprocess.TimeoutExpired:
-            pass
-    pytest.fail(f"the gateway at {url} did not answer within {READY_WITHIN} s")
 
 
 @pytest.fixture
@@ -63,29 +35,15 @@ def gateways(tmp_path: Path) -> Iterator[tuple[list[str], Settings]]:
     database_url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     issue_token(settings, "admin")  # the issuer key exists before either process reads it
-    env = {**os.environ, "EPU_DATA_DIR": str(settings.data_dir), "EPU_DATABASE_URL": database_url}
-    processes: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
+    env = {"EPU_DATA_DIR": str(settings.data_dir), "EPU_DATABASE_URL": database_url}
     try:
-        for _ in range(2):
-            port = _free_port()
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))  # fmt: skip
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            _wait_ready(url, process)
-        yield urls, settings
+        with ExitStack() as running:
+            urls = [
+                running.enter_context(gateway_process(env, tmp_path / f"gateway-{n}.log"))
+                for n in (1, 2)
+            ]
+            yield urls, settings
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
