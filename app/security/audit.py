@@ -45,7 +45,8 @@ ACTION_SYSTEM = "https://epu-gateway/fhir/CodeSystem/audit-action"
 SUCCESS, REFUSED = "0", "4"
 
 
-def audit_event(
+def record(
+    session: Session,
     caller: Caller,
     epu: str,
     action: Action,
@@ -53,10 +54,11 @@ def audit_event(
     outcome: str = SUCCESS,
     description: str | None = None,
     address: str | None = None,
-) -> dict[str, Any]:
+) -> None:
+    """Write the AuditEvent in the caller's transaction: it commits with the change it records."""
     agent: dict[str, Any] = {
         "type": {"text": caller.role.value},
-        "who": {"identifier": _agent_identifier(caller), "display": caller.audit_name},
+        "who": {"identifier": agent_identifier(caller), "display": caller.audit_name},
         "requestor": True,
     }
     if address:
@@ -79,25 +81,11 @@ def audit_event(
     }
     if description:
         event["outcomeDesc"] = description
-    return event
-
-
-def record(
-    session: Session,
-    caller: Caller,
-    epu: str,
-    action: Action,
-    moment: datetime,
-    outcome: str = SUCCESS,
-    description: str | None = None,
-    address: str | None = None,
-) -> None:
-    """Write the AuditEvent in the caller's transaction: it commits with the change it records."""
-    event = audit_event(caller, epu, action, moment, outcome, description, address)
     insert_resource(session, event, epu, moment)
 
 
-def _agent_identifier(caller: Caller) -> dict[str, Any]:
+def agent_identifier(caller: Caller) -> dict[str, Any]:
+    """How AuditEvents and Provenance name the caller: the lab, else the professional's RPPS."""
     if caller.role is Role.LAB and caller.lab:
         return lab_identifier(caller.lab)
     if caller.rpps:

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.domain.errors import GatewayError, error
+from app.domain.errors import error
 from app.domain.task_status import Operation, Status, check_move, group_status
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
+from app.security.audit import agent_identifier
 from app.security.caller import Caller, Role
 from app.store.resources import (
     insert_resource,
@@ -192,11 +193,7 @@ def record_provenance(
     reason: str | None = None,
 ) -> None:
     """A Provenance naming who changed what, when, and why, committed with the change."""
-    who = (
-        {"identifier": lab_identifier(caller.lab), "display": caller.audit_name}
-        if caller.role is Role.LAB and caller.lab
-        else {"identifier": rpps_identifier(str(caller.rpps)), "display": caller.audit_name}
-    )
+    who = {"identifier": agent_identifier(caller), "display": caller.audit_name}
     agents: list[dict[str, Any]] = [{"who": who}]
     if caller.role is Role.LAB and caller.rpps:
         agents.append(
@@ -217,8 +214,3 @@ def record_provenance(
     if reason:
         provenance["reason"] = [{"text": reason}]
     insert_resource(session, provenance, epu, moment)
-
-
-def refused_for_holder(refusal: GatewayError) -> bool:
-    """True for refusals worth an AuditEvent (the prescription exists and was touched)."""
-    return refusal.status not in (400, 401, 404)
