@@ -136,7 +136,11 @@ def fhir_response(
     )
 
 
+def base_url(request: Request) -> str:
+    """The gateway's public address, without a trailing slash, for fullUrls and links."""
+    return settings_of(request).public_base_url.rstrip("/")
+
+
 def self_link(request: Request) -> str:
-    settings = settings_of(request)
     query = f"?{request.url.query}" if request.url.query else ""
-    return f"{settings.public_base_url.rstrip('/')}{request.url.path}{query}"
+    return f"{base_url(request)}{request.url.path}{query}"

@@ -7,12 +7,12 @@ from fastapi.responses import Response
 
 from app.api.deps import (
     GUARDED_LOOKUP,
+    base_url,
     client_address,
     engine_of,
     fhir_response,
     requires,
     self_link,
-    settings_of,
 )
 from app.fhir.search_values import epu_of_token
 from app.security.caller import Caller, Role
@@ -44,7 +44,7 @@ def search_service_requests(
     )
     body = pull(
         engine_of(request),
-        settings_of(request).public_base_url.rstrip("/"),
+        base_url(request),
         caller,
         epu,
         includes,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
+    base_url,
     client_address,
     engine_of,
     fhir_json_body,
@@ -69,7 +70,7 @@ def create(
     answer = created.response
     if "return=representation" not in (prefer or ""):
         answer = without_resources(answer)
-    headers = {"Location": f"{settings_of(request).public_base_url.rstrip('/')}/epu/{created.epu}"}
+    headers = {"Location": f"{base_url(request)}/epu/{created.epu}"}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
     return fhir_response(answer, 201 if not created.replayed else 200, headers)

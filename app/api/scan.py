@@ -12,6 +12,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.api.deps import (
     GUARDED_LOOKUP,
+    base_url,
     client_address,
     engine_of,
     fhir_response,
@@ -60,7 +61,7 @@ async def scan(request: Request, caller: Caller = requires(Role.LAB)) -> Respons
     answer = await run_in_threadpool(
         pull,
         engine_of(request),
-        settings.public_base_url.rstrip("/"),
+        base_url(request),
         caller,
         epu,
         EVERYTHING,

@@ -9,13 +9,13 @@ from fastapi.responses import Response
 
 from app.api.deps import (
     GUARDED_LOOKUP,
+    base_url,
     caller_of,
     client_address,
     engine_of,
     fhir_response,
     requires,
     self_link,
-    settings_of,
 )
 from app.fhir.search_values import epu_of_token
 from app.fhir.searchset import searchset
@@ -33,7 +33,7 @@ router = APIRouter(tags=["status"])
 def search_tasks(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB)
 ) -> Response:
-    base = settings_of(request).public_base_url.rstrip("/")
+    base = base_url(request)
     group = request.query_params.get("group-identifier")
     if group:
         epu = epu_of_token(group, "group-identifier")
@@ -59,7 +59,7 @@ def search_audit_events(
     request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)
 ) -> Response:
     epu = epu_of_token(request.query_params.get("entity-identifier"), "entity-identifier")
-    base = settings_of(request).public_base_url.rstrip("/")
+    base = base_url(request)
     return fhir_response(
         status_search.audit_trail(engine_of(request), base, caller, epu, self_link(request))
     )
@@ -78,7 +78,7 @@ def read_history(
     request: Request, resource_type: str, resource_id: str, caller: Caller = Depends(caller_of)
 ) -> Response:
     hits = read.history(engine_of(request), caller, resource_type, resource_id)
-    base = settings_of(request).public_base_url.rstrip("/")
+    base = base_url(request)
     body = searchset(base, hits, self_link(request), bundle_type="history")
     return fhir_response(body)
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from app.api.deps import (
     GUARDED_LOOKUP,
+    base_url,
     client_address,
     engine_of,
     fhir_json_body,
@@ -18,7 +19,6 @@ from app.api.deps import (
     json_patch_body,
     requires,
     self_link,
-    settings_of,
     terminology_of,
 )
 from app.domain import epu_id
@@ -42,10 +42,6 @@ def _epu_parameter(parameters: Any) -> str:
     )
 
 
-def _base(request: Request) -> str:
-    return settings_of(request).public_base_url.rstrip("/")
-
-
 @router.post(
     "/fhir/Task/$claim",
     summary="A lab claims a prescription (Parameters{epu})",
@@ -55,7 +51,7 @@ def claim_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
     epu = _epu_parameter(parameters)
-    body = claim(engine_of(request), _base(request), caller, epu, self_link(request),
+    body = claim(engine_of(request), base_url(request), caller, epu, self_link(request),
                  client_address(request))  # fmt: skip
     return fhir_response(body)
 
@@ -69,7 +65,7 @@ def release_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
     epu = _epu_parameter(parameters)
-    body = release(engine_of(request), _base(request), caller, epu, self_link(request),
+    body = release(engine_of(request), base_url(request), caller, epu, self_link(request),
                    client_address(request))  # fmt: skip
     return fhir_response(body)
 
@@ -131,7 +127,7 @@ def add_line(
         require_resource(service_request, "ServiceRequest"),
         _provenance_reason(x_provenance), client_address(request),
     )  # fmt: skip
-    location = f"{_base(request)}/fhir/ServiceRequest/{stored['id']}/_history/1"
+    location = f"{base_url(request)}/fhir/ServiceRequest/{stored['id']}/_history/1"
     return fhir_response(stored, 201, {"Location": location, "ETag": 'W/"1"'})
 
 
