@@ -23,6 +23,7 @@ from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
 from app.fhir.structure import warm_up
 from app.logs import configure_logging
+from app.security.audit_journal import close_journal
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.database import create_database_engine
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
         warm_up()
         yield
+        close_journal(engine)
         engine.dispose()
 
     app = FastAPI(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.domain.errors import error
+from app.domain.errors import GatewayError, error
 from app.fhir.body import FHIR_JSON, parse_json, require_json_content_type, too_large
 from app.security.caller import Caller, Role
-from app.security.rate_limit import Client, LookupLimiter, RequestBudget
+from app.security.rate_limit import Client, LookupLimiter, RequestBudget, is_failed_lookup
 from app.security.tokens import TokenVerifier, unauthorised
 from app.terminology.current import CurrentTerminology
 from app.terminology.index import Terminology
@@ -39,17 +40,26 @@ def terminology_of(request: Request) -> Terminology:
     return current.get()
 
 
-def caller_of(request: Request) -> Caller:
-    """The verified caller, or 401."""
+async def caller_of(request: Request) -> Caller:
+    """The verified caller, or 401; then one request spent from its budget (or 429).
+
+    Async: a token seen before and a per-instance budget cost no I/O, so the common case takes no
+    thread hop; a new token's signature check (which may fetch keys) and a Redis budget do."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise unauthorised("This endpoint needs a bearer token (Authorization: Bearer <JWT>).")
     verifier: TokenVerifier = request.app.state.verifier
-    caller = verifier.verify(token.strip())
+    caller = verifier.already_verified(token)
+    if caller is None:
+        caller = await run_in_threadpool(verifier.verify, token)
     request.state.caller = caller
     budget: RequestBudget = request.app.state.request_budget
-    budget.spend(caller.subject)
+    if budget.blocking:
+        await run_in_threadpool(budget.spend, caller.subject)
+    else:
+        budget.spend(caller.subject)
     return caller
 
 
@@ -63,14 +73,24 @@ def client_of(request: Request, caller: Caller) -> Client:
     return Client(caller.subject, client_address(request))
 
 
-def guarded_lookup(
+async def guarded_lookup(
     request: Request, caller: Annotated[Caller, Depends(caller_of)]
-) -> Iterator[None]:
+) -> AsyncIterator[None]:
     """Anti-guessing around an EPU look-up: 429 once the caller has failed too often, and every
     EPU_MALFORMED, EPU_CHECK_MISMATCH or EPU_UNKNOWN raised by the route (or by its later
-    dependencies) counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route."""
-    with lookup_limiter_of(request).guarded(client_of(request, caller)):
+    dependencies) counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route.
+
+    Async, with only the counter reads and writes in the thread pool: a sync generator
+    dependency would cost two thread hops on every look-up."""
+    limiter = lookup_limiter_of(request)
+    client = client_of(request, caller)
+    await run_in_threadpool(limiter.guard, client)
+    try:
         yield
+    except GatewayError as refused:
+        if is_failed_lookup(refused):
+            await run_in_threadpool(limiter.count_failure, client)
+        raise
 
 
 GUARDED_LOOKUP = Depends(guarded_lookup)
@@ -79,7 +99,7 @@ GUARDED_LOOKUP = Depends(guarded_lookup)
 def requires(*roles: Role) -> Any:
     """A dependency that admits only callers with one of `roles` (403 for the others)."""
 
-    def check(caller: Caller = Depends(caller_of)) -> Caller:
+    async def check(caller: Caller = Depends(caller_of)) -> Caller:  # no I/O: no thread hop
         if caller.role not in roles:
             raise error(
                 403,

@@ -45,6 +45,10 @@ ACTION_SYSTEM = "https://epu-gateway/fhir/CodeSystem/audit-action"
 SUCCESS, REFUSED = "0", "4"
 
 
+READS = frozenset({Action.PULL, Action.READ, Action.STATUS, Action.DOCUMENT})
+"""Actions that change nothing: their AuditEvents go through the journal (app.security.audit_journal)."""
+
+
 def record(
     session: Session,
     caller: Caller,
@@ -56,6 +60,19 @@ def record(
     address: str | None = None,
 ) -> None:
     """Write the AuditEvent in the caller's transaction: it commits with the change it records."""
+    event = audit_event(caller, epu, action, moment, outcome, description, address)
+    insert_resource(session, event, epu, moment)
+
+
+def audit_event(
+    caller: Caller,
+    epu: str,
+    action: Action,
+    moment: datetime,
+    outcome: str = SUCCESS,
+    description: str | None = None,
+    address: str | None = None,
+) -> dict[str, Any]:
     agent: dict[str, Any] = {
         "type": {"text": caller.role.value},
         "who": {"identifier": agent_identifier(caller), "display": caller.audit_name},
@@ -81,7 +98,7 @@ def record(
     }
     if description:
         event["outcomeDesc"] = description
-    insert_resource(session, event, epu, moment)
+    return event
 
 
 def agent_identifier(caller: Caller) -> dict[str, Any]:

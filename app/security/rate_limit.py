@@ -8,8 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,12 +26,16 @@ class FailureLog(Protocol):
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
         """Record one failure for each key, and forget failures at or before `forget_before`."""
 
-    def newest(self, key: str, since: float, count: int) -> list[float]:
-        """At most `count` failure times of `key` after `since`, newest first."""
+    def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
+        """For each key, at most `count` of its failure times after `since`, newest first; one
+        read for all keys, since every guarded look-up asks."""
 
 
 class WindowCounter(Protocol):
     """Counts events per key in fixed windows."""
+
+    blocking: bool
+    """True when counting is network I/O (a shared store), which must stay off the event loop."""
 
     def increment(self, key: str, window: int, ttl_seconds: int) -> int:
         """Add one to `key` in window number `window`; the new count."""
@@ -86,8 +89,9 @@ class LookupLimiter:
     def guard(self, client: Client) -> None:
         """429 RATE_LIMITED, with Retry-After, if this client may not look up an EPU now."""
         now = self._clock()
-        waits = [self._wait(key, now) for key in client.counter_keys()]
-        wait = max(waits)
+        keys = client.counter_keys()
+        newest = self._failures.newest(keys, now - self._window, self._limit)
+        wait = max(self._wait(newest.get(key, []), now) for key in keys)
         if wait > 0:
             raise rate_limited(
                 wait,
@@ -99,20 +103,8 @@ class LookupLimiter:
         now = self._clock()
         self._failures.add(client.counter_keys(), now, now - self._window)
 
-    @contextmanager
-    def guarded(self, client: Client) -> Iterator[None]:
-        """Guard, then run the look-up; count it if it fails as a guess would."""
-        self.guard(client)
-        try:
-            yield
-        except GatewayError as refused:
-            if is_failed_lookup(refused):
-                self.count_failure(client)
-            raise
-
-    def _wait(self, key: str, now: float) -> int:
-        """Seconds until fewer than `limit` failures of `key` remain in the window; 0 if already."""
-        newest = self._failures.newest(key, now - self._window, self._limit)
+    def _wait(self, newest: list[float], now: float) -> int:
+        """Seconds until fewer than `limit` of these failures remain in the window; 0 if already."""
         if len(newest) < self._limit:
             return 0
         # The limit-th newest failure is the one whose leaving the window lets the client back in.
@@ -126,6 +118,10 @@ class RequestBudget:
         self._counter = counter
         self._per_minute = per_minute
         self._clock = clock
+
+    @property
+    def blocking(self) -> bool:
+        return self._counter.blocking
 
     def spend(self, subject: str) -> None:
         now = self._clock()

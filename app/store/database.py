@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,6 +52,23 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def autocommit(engine: Engine) -> Engine:
+    """The same pool for work that only reads: on PostgreSQL no BEGIN and COMMIT round trips
+    around its statements (each still sees a consistent snapshot of its own). SQLite keeps its
+    transactions."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    with _autocommit_lock:
+        found = _autocommit.get(engine)
+        if found is None:
+            found = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return found
+
+
+_autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_autocommit_lock = threading.Lock()
 
 
 def database_answers(engine: Engine) -> bool:

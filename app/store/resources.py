@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from sqlalchemy import Row, Table, insert, select, update
 from sqlmodel import Session, col
 
 from app.domain.errors import error
+from app.store.sql import Statement
 from app.store.tables import ResourceVersion, StoredResource
 
 _RESOURCES: Table = StoredResource.__table__  # type: ignore[attr-defined]
@@ -44,31 +46,36 @@ def stamp(resource: dict[str, Any], version_id: int, moment: datetime) -> None:
     meta["lastUpdated"] = instant(moment)
 
 
-def insert_resources(
-    session: Session, resources: Sequence[dict[str, Any]], epu: str, moment: datetime
-) -> None:
-    """Store new resources (version 1), each carrying its id.
+def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[str, Any]:
+    """The row of a new resource (version 1), stamped; `resource` must carry its id."""
+    stamp(resource, 1, moment)
+    return {
+        "resource_type": resource["resourceType"],
+        "id": resource["id"],
+        "version_id": 1,
+        "last_updated": moment,
+        "epu": epu,
+        "status": resource.get("status"),
+        "body": orjson.dumps(resource),
+    }
+
+
+def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store new resources from their rows, and each as version 1 of its history.
 
     Core INSERTs, one per table for the whole batch: nothing reads these rows back as ORM
     objects in the same transaction, and the unit of work cost more than the database did."""
-    rows = []
-    for resource in resources:
-        stamp(resource, 1, moment)
-        rows.append(
-            {
-                "resource_type": resource["resourceType"],
-                "id": resource["id"],
-                "version_id": 1,
-                "last_updated": moment,
-                "epu": epu,
-                "status": resource.get("status"),
-                "body": orjson.dumps(resource),
-            }
-        )
     if not rows:
         return
     session.execute(insert(_RESOURCES), rows)
     session.execute(insert(_VERSIONS), [{k: row[k] for k in _VERSION_COLUMNS} for row in rows])
+
+
+def insert_resources(
+    session: Session, resources: Sequence[dict[str, Any]], epu: str, moment: datetime
+) -> None:
+    """Store new resources (version 1) of one prescription, each carrying its id."""
+    insert_resource_rows(session, [resource_row(resource, epu, moment) for resource in resources])
 
 
 def insert_resource(session: Session, resource: dict[str, Any], epu: str, moment: datetime) -> None:
@@ -133,6 +140,31 @@ def of_prescription(
         .order_by(_RESOURCES.c.id)
     )
     return session.execute(statement).all()
+
+
+def prescription_resources(
+    connection: Any, epu: str, resource_types: Sequence[str]
+) -> tuple[str, list[tuple[str, str, bytes]]] | None:
+    """A prescription's prescriber and its current resources of the given types (resource_type,
+    id, body, in creation order), in one statement on a driver connection; None if unknown."""
+    rows = _prescription_resources_statement(tuple(sorted(resource_types))).rows(
+        connection, epu=epu
+    )
+    if not rows:
+        return None
+    return rows[0][0], [(row[1], row[2], bytes(row[3])) for row in rows if row[1] is not None]
+
+
+@functools.cache
+def _prescription_resources_statement(resource_types: tuple[str, ...]) -> Statement:
+    if not all(name.isalpha() for name in resource_types):
+        raise ValueError("resource types are names")  # they are spliced into the SQL below
+    listed = ", ".join(f"'{name}'" for name in resource_types)
+    return Statement(
+        "SELECT p.prescriber_rpps, r.resource_type, r.id, r.body FROM prescriptions p "
+        f"LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({listed}) "
+        "WHERE p.epu = :epu ORDER BY r.id"
+    )
 
 
 def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceVersion]:

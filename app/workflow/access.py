@@ -29,10 +29,19 @@ def unknown_epu(expression: str = "epu") -> GatewayError:
 def find_for(
     session: Session, caller: Caller, epu: str, expression: str = "epu", for_update: bool = False
 ) -> Prescription:
-    """The prescription if this caller may see it; anyone else learns nothing of it (404).
+    """The prescription if this caller may see it; anyone else learns nothing of it (404)."""
+    refuse_operations_staff(caller)
+    if for_update:
+        prescription = session.get(Prescription, epu, with_for_update=True)
+    else:
+        prescription = session.get(Prescription, epu)
+    if prescription is None:
+        raise unknown_epu(expression)
+    refuse_unless_visible(caller, prescription.prescriber_rpps, expression)
+    return prescription
 
-    A lab may reach any prescription by its EPU (holding the paper is the proof); a prescriber only
-    their own; operations staff none."""
+
+def refuse_operations_staff(caller: Caller) -> None:
     if caller.role is Role.ADMIN:
         raise error(
             403,
@@ -40,12 +49,10 @@ def find_for(
             "Operations accounts have no access to prescriptions.",
             issue_type="forbidden",
         )
-    if for_update:
-        prescription = session.get(Prescription, epu, with_for_update=True)
-    else:
-        prescription = session.get(Prescription, epu)
-    if prescription is None:
+
+
+def refuse_unless_visible(caller: Caller, prescriber_rpps: str, expression: str = "epu") -> None:
+    """A lab may reach any prescription by its EPU (holding the paper is the proof); a prescriber
+    only their own. Another prescriber's gets the same 404 as an unknown EPU."""
+    if caller.role is Role.PRESCRIBER and prescriber_rpps != caller.rpps:
         raise unknown_epu(expression)
-    if caller.role is Role.PRESCRIBER and prescription.prescriber_rpps != caller.rpps:
-        raise unknown_epu(expression)
-    return prescription

@@ -1,5 +1,7 @@
-"""Runs one operation on one prescription in a transaction that also writes its AuditEvent; a
-refused attempt on an existing prescription is audited too, in a transaction of its own."""
+"""Runs one operation on one prescription and leaves its AuditEvent: a change writes it in its own
+transaction; a read, which changes nothing, hands it to the audit journal and answers once it is
+committed. A refused attempt on an existing prescription is audited too, in a transaction of its
+own."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from sqlmodel import Session
 
 from app.domain.errors import GatewayError
 from app.security import audit
+from app.security.audit_journal import journal_for
 from app.security.caller import Caller
-from app.store.database import transaction
+from app.store.database import autocommit, transaction
 from app.store.tables import Prescription
 from app.workflow.access import now
 
@@ -28,6 +31,13 @@ def audited(
     work: Callable[[Session], T],
 ) -> T:
     try:
+        if action in audit.READS:
+            with transaction(autocommit(engine)) as session:
+                result = work(session)
+            moment = now()
+            event = audit.audit_event(caller, epu, action, moment, address=address)
+            journal_for(engine).append(event, epu, moment)
+            return result
         with transaction(engine) as session:
             result = work(session)
             audit.record(session, caller, epu, action, now(), address=address)

@@ -39,6 +39,6 @@ def claim(
                     move(session, line, Status.ACCEPTED, Operation.CLAIM, moment, owner=caller.lab)
             summarise(session, held, moment)
             record_provenance(session, caller, epu, [held.group.resource], "claim", moment)
-        return prescription_bundle(session, base_url, epu, EVERYTHING, self_link)
+        return prescription_bundle(session, base_url, caller, epu, EVERYTHING, self_link)
 
     return audited(engine, caller, epu, audit.Action.CLAIM, address, work)

@@ -10,8 +10,9 @@ from sqlmodel import Session
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller
-from app.store.resources import of_prescription
-from app.workflow.access import find_for
+from app.store.resources import prescription_resources
+from app.store.sql import driver_connection
+from app.workflow.access import refuse_operations_staff, refuse_unless_visible, unknown_epu
 from app.workflow.audited import audited
 
 MATCHED = "ServiceRequest"
@@ -45,23 +46,27 @@ EVERYTHING = Includes()
 
 
 def prescription_bundle(
-    session: Session, base_url: str, epu: str, includes: Includes, self_link: str
+    session: Session,
+    base_url: str,
+    caller: Caller,
+    epu: str,
+    includes: Includes,
+    self_link: str,
+    expression: str = "epu",
 ) -> bytes:
-    """The prescription as a searchset: its lines as matches, the rest as includes."""
-    rows = of_prescription(session, epu, includes.resource_types())
-    hits = sorted(
-        (
-            Hit(
-                row.resource_type,
-                row.id,
-                row.body,
-                "match" if row.resource_type == MATCHED else "include",
-            )
-            for row in rows
-        ),
-        key=lambda hit: hit.mode != "match",
-    )
-    return searchset(base_url, hits, self_link)
+    """The prescription as a searchset: its lines as matches, the rest as includes.
+
+    One statement reads the prescription and its resources as stored bytes: this is the hottest
+    path of the gateway."""
+    refuse_operations_staff(caller)
+    found = prescription_resources(driver_connection(session), epu, includes.resource_types())
+    if found is None:
+        raise unknown_epu(expression)
+    prescriber_rpps, rows = found
+    refuse_unless_visible(caller, prescriber_rpps, expression)
+    matches = [Hit(kind, id_, body) for kind, id_, body in rows if kind == MATCHED]
+    others = [Hit(kind, id_, body, "include") for kind, id_, body in rows if kind != MATCHED]
+    return searchset(base_url, [*matches, *others], self_link)
 
 
 def pull(
@@ -75,7 +80,6 @@ def pull(
     expression: str = "epu",
 ) -> bytes:
     def work(session: Session) -> bytes:
-        find_for(session, caller, epu, expression)
-        return prescription_bundle(session, base_url, epu, includes, self_link)
+        return prescription_bundle(session, base_url, caller, epu, includes, self_link, expression)
 
     return audited(engine, caller, epu, audit.Action.PULL, address, work)

@@ -30,6 +30,6 @@ def release(
                 )  # fmt: skip
         summarise(session, held, moment)
         record_provenance(session, caller, epu, [held.group.resource], "release", moment)
-        return prescription_bundle(session, base_url, epu, EVERYTHING, self_link)
+        return prescription_bundle(session, base_url, caller, epu, EVERYTHING, self_link)
 
     return audited(engine, caller, epu, audit.Action.RELEASE, address, work)
