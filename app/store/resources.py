@@ -7,18 +7,16 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.domain.errors import error
-from app.store.sql import Statement
+from app.store.sql import Statement, driver_connection
 from app.store.tables import ResourceVersion, StoredResource
 
-_RESOURCES: Table = StoredResource.__table__  # type: ignore[attr-defined]
-_VERSIONS: Table = ResourceVersion.__table__  # type: ignore[attr-defined]
 _VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
 
 
@@ -60,15 +58,26 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
     }
 
 
-def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Store new resources from their rows, and each as version 1 of its history.
+_INSERT_RESOURCE = Statement(
+    "INSERT INTO resources (resource_type, id, version_id, last_updated, epu, status, body) "
+    "VALUES (:resource_type, :id, :version_id, :last_updated, :epu, :status, :body)"
+)
+_INSERT_VERSION = Statement(
+    "INSERT INTO resource_versions (resource_type, id, version_id, last_updated, body) "
+    "VALUES (:resource_type, :id, :version_id, :last_updated, :body)"
+)
 
-    Core INSERTs, one per table for the whole batch: nothing reads these rows back as ORM
-    objects in the same transaction, and the unit of work cost more than the database did."""
+
+def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store new resources from their rows, and each as version 1 of its history: one batch per
+    table, through the driver (every write path and the audit journal come here)."""
     if not rows:
         return
-    session.execute(insert(_RESOURCES), rows)
-    session.execute(insert(_VERSIONS), [{k: row[k] for k in _VERSION_COLUMNS} for row in rows])
+    connection = driver_connection(session)
+    _INSERT_RESOURCE.execute_many(connection, rows)
+    _INSERT_VERSION.execute_many(
+        connection, [{k: row[k] for k in _VERSION_COLUMNS} for row in rows]
+    )
 
 
 def insert_resources(
@@ -91,19 +100,16 @@ def replace_resource(
     The version check and the write are one UPDATE, so two writers racing cannot both win."""
     new_version = seen_version + 1
     stamp(resource, new_version, moment)
-    body = orjson.dumps(resource)
-    result = session.execute(
-        update(StoredResource)
-        .where(
-            col(StoredResource.resource_type) == resource["resourceType"],
-            col(StoredResource.id) == resource["id"],
-            col(StoredResource.version_id) == seen_version,
-        )
-        .values(
-            version_id=new_version, last_updated=moment, status=resource.get("status"), body=body
-        )
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    row = {
+        "resource_type": resource["resourceType"],
+        "id": resource["id"],
+        "version_id": new_version,
+        "last_updated": moment,
+        "status": resource.get("status"),
+        "body": orjson.dumps(resource),
+    }
+    connection = driver_connection(session)
+    if _REPLACE.execute(connection, seen_version=seen_version, **row) != 1:
         raise error(
             412,
             "VERSION_CONFLICT",
@@ -111,60 +117,80 @@ def replace_resource(
             "read it again and retry.",
             issue_type="conflict",
         )
-    session.execute(
-        insert(_VERSIONS).values(
-            resource_type=resource["resourceType"],
-            id=resource["id"],
-            version_id=new_version,
-            last_updated=moment,
-            body=body,
-        )
-    )
+    _INSERT_VERSION.execute(connection, **{k: row[k] for k in _VERSION_COLUMNS})
     return new_version
+
+
+_REPLACE = Statement(
+    "UPDATE resources SET version_id = :version_id, last_updated = :last_updated, "
+    "status = :status, body = :body "
+    "WHERE resource_type = :resource_type AND id = :id AND version_id = :seen_version"
+)
 
 
 def current(session: Session, resource_type: str, resource_id: str) -> StoredResource | None:
     return session.get(StoredResource, (resource_type, resource_id))
 
 
-def of_prescription(
-    session: Session, epu: str, resource_types: Sequence[str]
-) -> Sequence[Row[tuple[str, str, int, bytes]]]:
-    """The current resources of one prescription, of the given types, in creation order: rows
-    of resource_type, id, version_id and body (a Core select, no ORM objects to build)."""
-    statement = (
-        select(
-            _RESOURCES.c.resource_type, _RESOURCES.c.id, _RESOURCES.c.version_id, _RESOURCES.c.body
-        )
-        .where(_RESOURCES.c.epu == epu, _RESOURCES.c.resource_type.in_(resource_types))
-        .order_by(_RESOURCES.c.id)
-    )
-    return session.execute(statement).all()
+def epu_of(session: Session, resource_type: str, resource_id: str) -> str | None:
+    """The EPU a current resource belongs to."""
+    rows = _EPU_OF.rows(driver_connection(session), resource_type=resource_type, id=resource_id)
+    return str(rows[0][0]) if rows else None
+
+
+_EPU_OF = Statement("SELECT epu FROM resources WHERE resource_type = :resource_type AND id = :id")
+
+
+class ResourceRow(NamedTuple):
+    resource_type: str
+    id: str
+    version_id: int
+    body: bytes
+
+
+def of_prescription(session: Session, epu: str, resource_types: Sequence[str]) -> list[ResourceRow]:
+    """The current resources of one prescription, of the given types, in creation order."""
+    rows = _listed_types(_OF_PRESCRIPTION, resource_types).rows(driver_connection(session), epu=epu)
+    return [ResourceRow(kind, id_, version, bytes(body)) for kind, id_, version, body in rows]
 
 
 def prescription_resources(
-    connection: Any, epu: str, resource_types: Sequence[str]
-) -> tuple[str, list[tuple[str, str, bytes]]] | None:
-    """A prescription's prescriber and its current resources of the given types (resource_type,
-    id, body, in creation order), in one statement on a driver connection; None if unknown."""
-    rows = _prescription_resources_statement(tuple(sorted(resource_types))).rows(
-        connection, epu=epu
-    )
+    session: Session, epu: str, resource_types: Sequence[str]
+) -> tuple[str, list[ResourceRow]] | None:
+    """A prescription's prescriber and its current resources of the given types, in one
+    statement (the pull's); None if the EPU is unknown."""
+    rows = _listed_types(_WITH_PRESCRIBER, resource_types).rows(driver_connection(session), epu=epu)
     if not rows:
         return None
-    return rows[0][0], [(row[1], row[2], bytes(row[3])) for row in rows if row[1] is not None]
+    resources = [
+        ResourceRow(kind, id_, version, bytes(body))
+        for _rpps, kind, id_, version, body in rows
+        if kind is not None
+    ]
+    return rows[0][0], resources
+
+
+_OF_PRESCRIPTION = (
+    "SELECT resource_type, id, version_id, body FROM resources "
+    "WHERE epu = :epu AND resource_type IN ({types}) ORDER BY id"
+)
+_WITH_PRESCRIBER = (
+    "SELECT p.prescriber_rpps, r.resource_type, r.id, r.version_id, r.body FROM prescriptions p "
+    "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types}) "
+    "WHERE p.epu = :epu ORDER BY r.id"
+)
+
+
+def _listed_types(template: str, resource_types: Sequence[str]) -> Statement:
+    return _statement_for_types(template, tuple(sorted(set(resource_types))))
 
 
 @functools.cache
-def _prescription_resources_statement(resource_types: tuple[str, ...]) -> Statement:
+def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Statement:
+    # Resource type names are spliced into the SQL: only plain names get there.
     if not all(name.isalpha() for name in resource_types):
-        raise ValueError("resource types are names")  # they are spliced into the SQL below
-    listed = ", ".join(f"'{name}'" for name in resource_types)
-    return Statement(
-        "SELECT p.prescriber_rpps, r.resource_type, r.id, r.body FROM prescriptions p "
-        f"LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({listed}) "
-        "WHERE p.epu = :epu ORDER BY r.id"
-    )
+        raise ValueError(f"not resource type names: {resource_types}")
+    return Statement(template.format(types=", ".join(f"'{name}'" for name in resource_types)))
 
 
 def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceVersion]:

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.domain.errors import GatewayError, error
 from app.security.caller import Caller, Role
-from app.store.tables import Prescription
+from app.store.prescriptions import PrescriptionRecord, read_prescription
 
 
 def now() -> datetime:
@@ -28,13 +28,10 @@ def unknown_epu(expression: str = "epu") -> GatewayError:
 
 def find_for(
     session: Session, caller: Caller, epu: str, expression: str = "epu", for_update: bool = False
-) -> Prescription:
+) -> PrescriptionRecord:
     """The prescription if this caller may see it; anyone else learns nothing of it (404)."""
     refuse_operations_staff(caller)
-    if for_update:
-        prescription = session.get(Prescription, epu, with_for_update=True)
-    else:
-        prescription = session.get(Prescription, epu)
+    prescription = read_prescription(session, epu, for_update)
     if prescription is None:
         raise unknown_epu(expression)
     refuse_unless_visible(caller, prescription.prescriber_rpps, expression)

@@ -16,7 +16,7 @@ from app.security import audit
 from app.security.audit_journal import journal_for
 from app.security.caller import Caller
 from app.store.database import autocommit, transaction
-from app.store.tables import Prescription
+from app.store.prescriptions import read_prescription
 from app.workflow.access import now
 
 T = TypeVar("T")
@@ -44,7 +44,7 @@ def audited(
             return result
     except GatewayError as refusal:
         with transaction(engine) as session:
-            if session.get(Prescription, epu) is not None:
+            if read_prescription(session, epu) is not None:
                 audit.record(
                     session,
                     caller,

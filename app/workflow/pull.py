@@ -11,7 +11,6 @@ from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller
 from app.store.resources import prescription_resources
-from app.store.sql import driver_connection
 from app.workflow.access import refuse_operations_staff, refuse_unless_visible, unknown_epu
 from app.workflow.audited import audited
 
@@ -59,13 +58,19 @@ def prescription_bundle(
     One statement reads the prescription and its resources as stored bytes: this is the hottest
     path of the gateway."""
     refuse_operations_staff(caller)
-    found = prescription_resources(driver_connection(session), epu, includes.resource_types())
+    found = prescription_resources(session, epu, includes.resource_types())
     if found is None:
         raise unknown_epu(expression)
     prescriber_rpps, rows = found
     refuse_unless_visible(caller, prescriber_rpps, expression)
-    matches = [Hit(kind, id_, body) for kind, id_, body in rows if kind == MATCHED]
-    others = [Hit(kind, id_, body, "include") for kind, id_, body in rows if kind != MATCHED]
+    matches = [
+        Hit(row.resource_type, row.id, row.body) for row in rows if row.resource_type == MATCHED
+    ]
+    others = [
+        Hit(row.resource_type, row.id, row.body, "include")
+        for row in rows
+        if row.resource_type != MATCHED
+    ]
     return searchset(base_url, [*matches, *others], self_link)
 
 

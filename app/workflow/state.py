@@ -14,6 +14,7 @@ from app.domain.task_status import Operation, Status, check_move, group_status
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
 from app.security.audit import agent_identifier
 from app.security.caller import Caller, Role
+from app.store.prescriptions import PrescriptionRecord, save_prescription
 from app.store.resources import (
     insert_resource,
     instant,
@@ -22,7 +23,6 @@ from app.store.resources import (
     of_prescription,
     replace_resource,
 )
-from app.store.tables import Prescription
 from app.workflow.access import find_for
 
 TASK_INPUT_SYSTEM = "https://epu-gateway/fhir/CodeSystem/task-input"
@@ -54,7 +54,7 @@ class TaskVersion:
 class Held:
     """A prescription as one operation sees it, locked for the length of its transaction."""
 
-    prescription: Prescription
+    prescription: PrescriptionRecord
     group: TaskVersion
     lines: list[TaskVersion]
 
@@ -163,7 +163,7 @@ def summarise(session: Session, held: Held, moment: datetime) -> None:
     prescription.status = status.value
     prescription.last_updated = moment
     prescription.version += 1
-    session.add(prescription)
+    save_prescription(session, prescription)
 
 
 def set_round(held: Held, round_number: int) -> None:

@@ -15,8 +15,8 @@ from app.domain.task_status import Operation, Status
 from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
-from app.store.database import transaction
-from app.store.resources import current
+from app.store.database import autocommit, transaction
+from app.store.resources import epu_of
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.renew import renew_if_round_done
@@ -133,12 +133,12 @@ def _stale(task_id: str, seen_version: int) -> GatewayError:
 
 
 def _epu_of_task(engine: Engine, task_id: str) -> str:
-    with transaction(engine) as session:
-        row = current(session, "Task", task_id)
-    if row is None:
+    with transaction(autocommit(engine)) as session:
+        epu = epu_of(session, "Task", task_id)
+    if epu is None:
         raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
                     issue_type="not-found")  # fmt: skip
-    return row.epu
+    return epu
 
 
 def _apply(

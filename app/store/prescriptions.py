@@ -1,0 +1,70 @@
+"""Reading and saving the `prescriptions` row of one EPU, as a plain record.
+
+Every workflow operation reads it (and locks it, for a change) before anything else, so it goes
+through the driver (app.store.sql) rather than the ORM's identity map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from app.store.sql import Statement, as_datetime, driver_connection
+
+
+@dataclass
+class PrescriptionRecord:
+    """One EPU: who wrote it, where it stands, who holds it (see app.store.tables.Prescription)."""
+
+    epu: str
+    prescriber_rpps: str
+    status: str
+    owner_lab: str | None
+    group_task_id: str
+    authored_on: datetime
+    expires_at: datetime
+    rounds_total: int
+    round: int
+    last_updated: datetime
+    version: int
+
+
+_COLUMNS = (
+    "epu, prescriber_rpps, status, owner_lab, group_task_id, authored_on, expires_at, "
+    "rounds_total, round, last_updated, version"
+)
+_READ = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu")
+# On SQLite the writer already holds the database's lock (BEGIN IMMEDIATE).
+_LOCK = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu", postgresql_lock=True)
+_SAVE = Statement(
+    "UPDATE prescriptions SET status = :status, owner_lab = :owner_lab, round = :round, "
+    "last_updated = :last_updated, version = :version WHERE epu = :epu"
+)
+
+
+def read_prescription(
+    session: Session, epu: str, for_update: bool = False
+) -> PrescriptionRecord | None:
+    """The row, or None; `for_update` locks it until the session's transaction ends."""
+    rows = (_LOCK if for_update else _READ).rows(driver_connection(session), epu=epu)
+    if not rows:
+        return None
+    (epu, rpps, status, owner, group, authored, expires, total, round_, updated, version) = rows[0]
+    return PrescriptionRecord(
+        epu, rpps, status, owner, group, as_datetime(authored), as_datetime(expires),
+        total, round_, as_datetime(updated), version,
+    )  # fmt: skip
+
+
+def save_prescription(session: Session, record: PrescriptionRecord) -> None:
+    """Write back what operations change: status, holder, round, last update and version."""
+    _SAVE.execute(
+        driver_connection(session),
+        epu=record.epu,
+        status=record.status,
+        owner_lab=record.owner_lab,
+        round=record.round,
+        last_updated=record.last_updated,
+        version=record.version,
+    )
