@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +66,15 @@ def scratch_database(
 
 @contextmanager
 def running_gateway(
-    database_url: str | None, workers: int = 1, data_dir: Path | None = None
+    database_url: str | None,
+    workers: int = 1,
+    data_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Gateway]:
-    """`epu serve` on a free loopback port, ready (its /health answered) when this yields."""
+    """`epu serve` on a free loopback port, ready (its /health answered) when this yields.
+
+    `extra_env` adds operator settings (`EPU_*` variables) for the gateway process, such as a
+    request budget per token high enough for a load test."""
     with tempfile.TemporaryDirectory(prefix="epu-bench-") as scratch:
         directory = data_dir or Path(scratch) / "data"
         port = free_port()
@@ -79,6 +85,7 @@ def running_gateway(
                "PYTHONPATH": str(ROOT)}  # fmt: skip
         if database_url:
             env["EPU_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         log = open(Path(scratch) / "serve.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port),

@@ -4,8 +4,16 @@
         [--duration 10] [--concurrency 1,16] [--workloads create,pull,claim,done,scan]
 
 It starts the gateway itself (`epu serve` on a free loopback port; for PostgreSQL in a scratch
-database it creates and drops), then runs each workload at each concurrency for a fixed time and
-prints one row per run: req/s, p50 and p99 in ms, and errors (answers that are not 2xx).
+database it creates and drops), with a request budget per token far above what the load sends
+(an operator setting, EPU_TOKEN_REQUEST_BUDGET_PER_MINUTE; the default would answer 429). Then
+it runs each workload at each concurrency for a fixed time (whole seconds) and prints one row
+per run: req/s, p50 and p99 of the requests' latencies in ms, and errors (answers that are not
+2xx, socket errors, timeouts). It exits non-zero if any request failed.
+
+The load comes from `wrk` (apt-get install wrk), which costs the machine far less CPU than a
+Python client would: this script prepares each run's requests from what the database holds,
+and wrk replays them (scripts/bench/wrk_runner.py, wrk_replay.lua), one connection per unit of
+concurrency, each sending its next request when the answer to the last one is in.
 
 Workloads: create (1 Patient, 1 Practitioner, 5 ServiceRequests, 1 Observation), pull by
 requisition with _include/_revinclude, claim (each on a prescription nobody holds yet), done
@@ -17,24 +25,20 @@ rate is over the time it actually ran.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import io
-import itertools
 import json
-import statistics
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from PIL import Image, ImageFilter
+from sqlalchemy import Engine, create_engine, text
 
 from app.domain.epu_id import EPU_SYSTEM
 from app.qr.encode import qr_png
 from scripts.bench.gateway import ROOT, Gateway, running_gateway, scratch_database
+from scripts.bench.wrk_runner import UNIQUE_ID, Outcome, Request, require_wrk, run_wrk
 
 EXAMPLES = ROOT / "fhir_profiles" / "examples"
 FHIR = "application/fhir+json"
@@ -45,6 +49,14 @@ PULL_QUERY = (
     "&_include=ServiceRequest:requester&_include=ServiceRequest:subject"
     "&_revinclude=Task:focus&_revinclude=Provenance:target"
 )
+GATEWAY_ENV = {"EPU_TOKEN_REQUEST_BUDGET_PER_MINUTE": str(10**9)}
+CONSUMED = {"claim", "done"}
+"""Workloads whose requests can each be sent once only."""
+PHOTOS = 20
+WRK_THREADS = 1
+"""wrk threads: at 16 connections one and two gave the gateway the same throughput (within the
+noise of a shared 2-core machine) and wrk used about 0.1 ms of CPU per request either way; one
+thread is one busy loop fewer competing with the gateway for the cores."""
 
 
 def five_line_bundle() -> dict[str, Any]:
@@ -77,161 +89,139 @@ def photo_of(epu: str) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class Pools:
-    """What the runs hand on: created prescriptions (with their author), claimed lines."""
-
-    created: list[tuple[str, str]] = field(default_factory=list)
-    unclaimed: list[tuple[str, str]] = field(default_factory=list)
-    lines: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    photos: list[bytes] = field(default_factory=list)
-
-
-class Exhausted(Exception):
-    """The run's pool of prepared work is empty."""
-
-
-Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+def as_json(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
 
 
 class Workloads:
-    def __init__(self, gateway: Gateway) -> None:
-        self.pools = Pools()
-        self.bundle = five_line_bundle()
-        self.prescriber_headers = {
-            rpps: {"Authorization": f"Bearer {gateway.token('prescriber', rpps=rpps)}"}
-            for rpps in PRESCRIBERS
-        }
-        self.lab_headers = {
-            lab: {"Authorization": f"Bearer {gateway.token('lab', lab=lab)}"} for lab in LABS
-        }
-        self._counter = itertools.count()
+    """Each workload's requests, made from what the gateway's database holds when it starts."""
 
-    def next_request(self, workload: str) -> Request:
+    def __init__(self, gateway: Gateway) -> None:
+        self.database = create_engine(gateway.settings.sqlalchemy_url)
+        self.bundle = five_line_bundle()
+        self.prescriber_tokens = {
+            rpps: f"Bearer {gateway.token('prescriber', rpps=rpps)}" for rpps in PRESCRIBERS
+        }
+        self.lab_tokens = {lab: f"Bearer {gateway.token('lab', lab=lab)}" for lab in LABS}
+        self.photos: list[bytes] = []
+        self.taken: set[str] = set()
+        """EPUs and Tasks that claim and done runs may have sent: a request wrk had in flight when
+        it stopped may still land after the run, so the database alone cannot tell."""
+
+    def requests(self, workload: str) -> list[Request]:
         return getattr(self, f"_{workload}")()  # type: ignore[no-any-return]
 
-    def _create(self) -> Request:
-        rpps = PRESCRIBERS[next(self._counter) % len(PRESCRIBERS)]
-        bundle = copy.deepcopy(self.bundle)
-        bundle["identifier"] = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
-        for entry in bundle["entry"]:
-            if entry["resource"]["resourceType"] == "Practitioner":
-                entry["resource"]["identifier"][0]["value"] = f"8{rpps}"
-        body = json.dumps(bundle).encode()
-        headers = {**self.prescriber_headers[rpps], "Content-Type": FHIR}
+    def record(self, outcome: Outcome) -> None:
+        self.taken.update(request.uses for request in outcome.taken if request.uses)
 
-        async def send(client: httpx.AsyncClient) -> httpx.Response:
-            response = await client.post("/fhir", content=body, headers=headers)
-            if response.status_code == 201:
-                epu = response.json()["identifier"]["value"]
-                self.pools.created.append((epu, rpps))
-                self.pools.unclaimed.append((epu, rpps))
-            return response
+    def _create(self) -> list[Request]:
+        """One per prescriber (its RPPS in the Practitioner); wrk gives each a new identifier."""
+        requests = []
+        for rpps, token in self.prescriber_tokens.items():
+            bundle = copy.deepcopy(self.bundle)
+            bundle["identifier"] = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{UNIQUE_ID}"}
+            for entry in bundle["entry"]:
+                if entry["resource"]["resourceType"] == "Practitioner":
+                    entry["resource"]["identifier"][0]["value"] = f"8{rpps}"
+            headers = {"Authorization": token, "Content-Type": FHIR}
+            requests.append(Request("POST", "/fhir", headers, as_json(bundle)))
+        return requests
 
-        return send
+    def _lab(self, number: int) -> dict[str, str]:
+        return {"Authorization": self.lab_tokens[LABS[number % len(LABS)]]}
 
-    def _lab(self) -> dict[str, str]:
-        return self.lab_headers[LABS[next(self._counter) % len(LABS)]]
+    def _pull(self) -> list[Request]:
+        return [
+            Request(
+                "GET",
+                f"/fhir/ServiceRequest?requisition={EPU_SYSTEM}|{epu}{PULL_QUERY}",
+                self._lab(number),
+            )
+            for number, epu in enumerate(created_epus(self.database))
+        ]
 
-    def _pull(self) -> Request:
-        epu, _ = self.pools.created[next(self._counter) % len(self.pools.created)]
-        url = f"/fhir/ServiceRequest?requisition={EPU_SYSTEM}|{epu}{PULL_QUERY}"
-        headers = self._lab()
-        return lambda client: client.get(url, headers=headers)
+    def _claim(self) -> list[Request]:
+        requests = []
+        epus = [epu for epu in unclaimed_epus(self.database) if epu not in self.taken]
+        for number, epu in enumerate(epus):
+            body = {"resourceType": "Parameters", "parameter": [
+                {"name": "epu", "valueIdentifier": {"system": EPU_SYSTEM, "value": epu}}]}  # fmt: skip
+            headers = {**self._lab(number), "Content-Type": FHIR}
+            requests.append(Request("POST", "/fhir/Task/$claim", headers, as_json(body), epu))
+        return requests
 
-    def _claim(self) -> Request:
-        if not self.pools.unclaimed:
-            raise Exhausted
-        epu, _ = self.pools.unclaimed.pop()
-        lab = LABS[next(self._counter) % len(LABS)]
-        body = json.dumps({"resourceType": "Parameters", "parameter": [
-            {"name": "epu", "valueIdentifier": {"system": EPU_SYSTEM, "value": epu}}]}).encode()  # fmt: skip
-        headers = {**self.lab_headers[lab], "Content-Type": FHIR}
+    def _done(self) -> list[Request]:
+        """Each accepted line, PUT back as `completed` by the lab that holds it."""
+        requests = []
+        for task, version, lab in accepted_lines(self.database):
+            if task["id"] in self.taken:
+                continue
+            headers = {"Authorization": self.lab_tokens[lab], "Content-Type": FHIR,
+                       "If-Match": f'W/"{version}"'}  # fmt: skip
+            body = as_json({**task, "status": "completed"})
+            requests.append(Request("PUT", f"/fhir/Task/{task['id']}", headers, body, task["id"]))
+        return requests
 
-        async def send(client: httpx.AsyncClient) -> httpx.Response:
-            response = await client.post("/fhir/Task/$claim", content=body, headers=headers)
-            if response.status_code == 200:
-                for entry in response.json()["entry"]:
-                    task = entry["resource"]
-                    if task["resourceType"] == "Task" and "focus" in task:
-                        self.pools.lines.append((lab, task))
-            return response
+    def _scan(self) -> list[Request]:
+        if not self.photos:
+            self.photos = [photo_of(epu) for epu in created_epus(self.database)[:PHOTOS]]
+        return [
+            Request(
+                "POST", "/fhir/$scan", {**self._lab(number), "Content-Type": "image/jpeg"}, photo
+            )
+            for number, photo in enumerate(self.photos)
+        ]
 
-        return send
 
-    def _done(self) -> Request:
-        if not self.pools.lines:
-            raise Exhausted
-        lab, task = self.pools.lines.pop()
-        body = json.dumps({**task, "status": "completed"}).encode()
-        headers = {**self.lab_headers[lab], "Content-Type": FHIR,
-                   "If-Match": f'W/"{task["meta"]["versionId"]}"'}  # fmt: skip
-        return lambda client: client.put(f"/fhir/Task/{task['id']}", content=body, headers=headers)
+def created_epus(database: Engine) -> list[str]:
+    with database.connect() as connection:
+        return list(connection.scalars(text("SELECT epu FROM prescriptions ORDER BY created_at")))
 
-    def _scan(self) -> Request:
-        if not self.pools.photos:
-            self.pools.photos = [photo_of(epu) for epu, _ in self.pools.created[:20]]
-        photo = self.pools.photos[next(self._counter) % len(self.pools.photos)]
-        headers = {**self._lab(), "Content-Type": "image/jpeg"}
-        return lambda client: client.post("/fhir/$scan", content=photo, headers=headers)
+
+def unclaimed_epus(database: Engine) -> list[str]:
+    with database.connect() as connection:
+        return list(connection.scalars(text(
+            "SELECT epu FROM prescriptions WHERE owner_lab IS NULL AND status = 'requested' "
+            "ORDER BY created_at")))  # fmt: skip
+
+
+def accepted_lines(database: Engine) -> list[tuple[dict[str, Any], int, str]]:
+    """(Task, its version, the lab holding it) of every line Task still `accepted`."""
+    with database.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT r.body, r.version_id, p.owner_lab FROM resources r "
+            "JOIN prescriptions p ON p.epu = r.epu "
+            "WHERE r.resource_type = 'Task' AND r.status = 'accepted' "
+            "AND r.id <> p.group_task_id AND p.owner_lab IS NOT NULL ORDER BY r.id"))  # fmt: skip
+        return [(json.loads(body), int(version), str(lab)) for body, version, lab in rows]
 
 
 @dataclass
 class Result:
     workload: str
     concurrency: int
-    latencies: list[float]
-    errors: int
-    elapsed: float
+    outcome: Outcome
 
     def row(self, database: str) -> str:
-        ordered = sorted(self.latencies) or [0.0]
-        p50 = statistics.median(ordered) * 1000
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-        rate = len(self.latencies) / self.elapsed if self.elapsed else 0.0
-        return (f"{self.workload:<8}{database:<10}{self.concurrency:>5}{rate:>10.1f}{p50:>9.1f}"
-                f"{p99:>9.1f}{self.errors:>8}{len(self.latencies):>9}")  # fmt: skip
+        o = self.outcome
+        return (f"{self.workload:<8}{database:<10}{self.concurrency:>5}{o.rate:>10.1f}"
+                f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{o.errors:>8}{o.requests:>9}")  # fmt: skip
 
 
 HEADER = f"{'workload':<8}{'db':<10}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>9}"
 
 
-async def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
-              duration: float) -> Result:  # fmt: skip
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + duration
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            try:
-                send = workloads.next_request(workload)
-            except Exhausted:
-                return
-            started = time.perf_counter()
-            try:
-                response = await send(client)
-                ok = 200 <= response.status_code < 300
-                if not ok and errors < 3:
-                    print(f"  {workload}: {response.status_code} {response.text[:300]}")
-            except httpx.HTTPError as failure:
-                ok = False
-                print(f"  {workload}: {failure!r}")
-            latencies.append(time.perf_counter() - started)
-            errors += not ok
-
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return Result(workload, concurrency, latencies, errors, elapsed)
-
-
-async def warm_up(workloads: Workloads, base_url: str) -> None:
-    """A few prescriptions before anything is timed: first-use costs stay out of the numbers."""
-    await run(workloads, base_url, "create", 4, 2.0)
+def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
+        seconds: int) -> Outcome:  # fmt: skip
+    requests = workloads.requests(workload)
+    if not requests:
+        print(f"  {workload}: nothing to send (run create first)")
+        return Outcome(requests=0, seconds=0.0, p50_ms=0.0, p99_ms=0.0, errors=0)
+    outcome = run_wrk(base_url, requests, concurrency, WRK_THREADS, seconds, workload in CONSUMED)
+    workloads.record(outcome)
+    for sample in outcome.failure_samples:
+        print(f"  {workload}: {sample}")
+    return outcome
 
 
 def main() -> None:
@@ -244,22 +234,28 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--workloads", default="create,pull,claim,done,scan")
     arguments = parser.parse_args()
-    duration = min(max(arguments.duration, 1.0), MAX_DURATION)
+    require_wrk()
+    seconds = round(min(max(arguments.duration, 1.0), MAX_DURATION))
     workers = arguments.workers or (2 if arguments.database == "postgres" else 1)
     levels = [int(level) for level in arguments.concurrency.split(",")]
     names = arguments.workloads.split(",")
     label = f"{arguments.database}/{workers}w"
-    results: list[Result] = []
-    with scratch_database(arguments.database) as url, running_gateway(url, workers) as gateway:
+    failed = False
+    with (
+        scratch_database(arguments.database) as url,
+        running_gateway(url, workers, extra_env=GATEWAY_ENV) as gateway,
+    ):
         workloads = Workloads(gateway)
-        asyncio.run(warm_up(workloads, gateway.base_url))
+        # A few prescriptions before anything is timed: first-use costs stay out of the numbers.
+        failed = run(workloads, gateway.base_url, "create", 4, 2).errors > 0
         print(HEADER)
         for name in names:
             for level in levels:
-                result = asyncio.run(run(workloads, gateway.base_url, name, level, duration))
-                results.append(result)
+                result = Result(name, level, run(workloads, gateway.base_url, name, level, seconds))
+                failed = failed or result.outcome.errors > 0
                 print(result.row(label), flush=True)
-    if any(result.errors for result in results):
+        workloads.database.dispose()
+    if failed:
         raise SystemExit("some requests failed (errors > 0)")
 
 
