@@ -43,6 +43,9 @@ class Statement:
         return touched
 
     def execute_many(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if len(rows) == 1:  # psycopg's batch mode costs more than it saves on a single row
+            self.execute(connection, **rows[0])
+            return
         cursor = connection.cursor()
         try:
             if _is_sqlite(connection):
