@@ -26,6 +26,7 @@ from app.logs import configure_logging
 from app.security.audit_journal import close_journal
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
+from app.store.async_reads import open_reader
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from app.terminology.current import CurrentTerminology
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         current.refresh()
         app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
-        app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine)
+        app.state.reader = reader = await open_reader(engine)
+        app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine, reader)
         warm_up()
         yield
+        await reader.close()
         close_journal(engine)
         engine.dispose()
 

@@ -17,6 +17,7 @@ from app.fhir.body import FHIR_JSON, parse_json, require_json_content_type, too_
 from app.security.caller import Caller, Role
 from app.security.rate_limit import Client, LookupLimiter, RequestBudget, is_failed_lookup
 from app.security.tokens import TokenVerifier, unauthorised
+from app.store.async_reads import Reader
 from app.terminology.current import CurrentTerminology
 from app.terminology.index import Terminology
 
@@ -32,6 +33,11 @@ def settings_of(request: Request) -> Settings:
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def reader_of(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
 
 
 def terminology_of(request: Request) -> Terminology:
@@ -80,11 +86,11 @@ async def guarded_lookup(
     EPU_MALFORMED, EPU_CHECK_MISMATCH or EPU_UNKNOWN raised by the route (or by its later
     dependencies) counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route.
 
-    Async, with only the counter reads and writes in the thread pool: a sync generator
-    dependency would cost two thread hops on every look-up."""
+    Async, the check without a thread hop (see app.store.async_reads); only the rare counting
+    of a failure goes to the thread pool."""
     limiter = lookup_limiter_of(request)
     client = client_of(request, caller)
-    await run_in_threadpool(limiter.guard, client)
+    await limiter.guard(client)
     try:
         yield
     except GatewayError as refused:

@@ -11,6 +11,7 @@ from app.api.deps import (
     client_address,
     engine_of,
     fhir_response,
+    reader_of,
     requires,
     self_link,
 )
@@ -28,7 +29,7 @@ REQUISITION = "requisition"
     summary="Pull a prescription by its EPU (requisition)",
     dependencies=[GUARDED_LOOKUP],
 )
-def search_service_requests(
+async def search_service_requests(
     request: Request, caller: Caller = requires(Role.LAB, Role.PRESCRIBER)
 ) -> Response:
     epu = epu_of_token(request.query_params.get(REQUISITION), REQUISITION)
@@ -42,7 +43,8 @@ def search_service_requests(
         tasks="Task:focus" in revincludes_asked,
         provenance="Provenance:target" in revincludes_asked,
     )
-    body = pull(
+    body = await pull(
+        reader_of(request),
         engine_of(request),
         base_url(request),
         caller,

@@ -17,6 +17,7 @@ from app.api.deps import (
     engine_of,
     fhir_response,
     read_body,
+    reader_of,
     requires,
     self_link,
     settings_of,
@@ -58,8 +59,8 @@ async def scan(request: Request, caller: Caller = requires(Role.LAB)) -> Respons
         image = body if kind in IMAGE_TYPES else await _uploaded_file(request, body)
         texts = await run_in_threadpool(find_qr_texts, image)
         epu = epu_from_qr_texts(texts)
-    answer = await run_in_threadpool(
-        pull,
+    answer = await pull(
+        reader_of(request),
         engine_of(request),
         base_url(request),
         caller,

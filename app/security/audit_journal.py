@@ -30,7 +30,8 @@ class _Entry:
 
 
 class AuditJournal:
-    """One writer thread per engine; `append` blocks until the event is committed (or raises)."""
+    """One writer thread per engine; the future `submit` returns is done once the event is
+    committed (or failed): wait for it before answering."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -39,10 +40,10 @@ class AuditJournal:
         self._writer.daemon = True
         self._writer.start()
 
-    def append(self, event: dict[str, Any], epu: str, moment: datetime) -> None:
+    def submit(self, event: dict[str, Any], epu: str, moment: datetime) -> Future[None]:
         entry = _Entry(event, epu, moment)
         self._queue.put(entry)
-        entry.written.result()
+        return entry.written
 
     def close(self) -> None:
         """Write what is queued, then stop."""

@@ -26,7 +26,7 @@ class FailureLog(Protocol):
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
         """Record one failure for each key, and forget failures at or before `forget_before`."""
 
-    def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
+    async def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
         """For each key, at most `count` of its failure times after `since`, newest first; one
         read for all keys, since every guarded look-up asks."""
 
@@ -86,11 +86,11 @@ class LookupLimiter:
         self._window = window_seconds
         self._clock = clock
 
-    def guard(self, client: Client) -> None:
+    async def guard(self, client: Client) -> None:
         """429 RATE_LIMITED, with Retry-After, if this client may not look up an EPU now."""
         now = self._clock()
         keys = client.counter_keys()
-        newest = self._failures.newest(keys, now - self._window, self._limit)
+        newest = await self._failures.newest(keys, now - self._window, self._limit)
         wait = max(self._wait(newest.get(key, []), now) for key in keys)
         if wait > 0:
             raise rate_limited(

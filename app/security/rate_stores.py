@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine, delete, insert
 from sqlmodel import col
 
 from app.config import Settings
 from app.security.rate_limit import FailureLog, LookupLimiter, RequestBudget, WindowCounter
-from app.store.database import autocommit, transaction
-from app.store.sql import Statement, as_datetime, driver_connection
+from app.store.async_reads import Reader
+from app.store.database import transaction
+from app.store.sql import Statement, as_datetime
 from app.store.tables import FailedLookup
 
 
@@ -31,8 +33,9 @@ def _seconds(moment: datetime) -> float:
 class DatabaseFailureLog:
     """Failures as rows of `failed_lookups`: counted on the (client, at) index, pruned on `at`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reader: Reader) -> None:
         self._engine = engine
+        self._reader = reader
 
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
         with transaction(self._engine) as session:
@@ -41,19 +44,15 @@ class DatabaseFailureLog:
             rows = [{"client": key, "at": _instant(at)} for key in keys]
             session.execute(insert(FailedLookup), rows)
 
-    def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
+    async def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
         if not 1 <= len(keys) <= 2:
             raise ValueError("a client has a subject key and, when known, an address key")
         # Every guarded look-up asks, so one hand-written statement (app.store.sql) for all keys.
         # A client is refused once it reaches the limit, so few rows are ever in its window.
         found: dict[str, list[float]] = {}
-        with transaction(autocommit(self._engine)) as session:
-            rows = _NEWEST_FAILURES.rows(
-                driver_connection(session),
-                first=keys[0],
-                second=keys[-1],
-                since=_instant(since),
-            )
+        rows = await self._reader.rows(
+            _NEWEST_FAILURES, first=keys[0], second=keys[-1], since=_instant(since)
+        )
         for client, moment in rows:
             times = found.setdefault(client, [])
             if len(times) < count:
@@ -70,8 +69,9 @@ _NEWEST_FAILURES = Statement(
 class RedisFailureLog:
     """Failures as members of a sorted set per client, scored by time, expiring with the window."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, async_client: AsyncRedis, prefix: str) -> None:
         self._redis = client
+        self._async_redis = async_client
         self._prefix = prefix
 
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
@@ -83,8 +83,8 @@ class RedisFailureLog:
             pipeline.expire(name, max(1, int(at - forget_before) + 1))
         pipeline.execute()
 
-    def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
-        pipeline = self._redis.pipeline(transaction=False)
+    async def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
+        pipeline = self._async_redis.pipeline(transaction=False)
         for key in keys:
             pipeline.zrevrangebyscore(
                 f"{self._prefix}fail:{key}",
@@ -94,7 +94,7 @@ class RedisFailureLog:
                 num=count,
                 withscores=True,
             )
-        found: list[list[tuple[bytes, float]]] = pipeline.execute()
+        found: list[list[tuple[bytes, float]]] = await pipeline.execute()
         return {
             key: [float(score) for _member, score in rows]
             for key, rows in zip(keys, found, strict=True)
@@ -136,16 +136,19 @@ class MemoryWindowCounter:
             return self._counts[key]
 
 
-def limiters(settings: Settings, engine: Engine) -> tuple[LookupLimiter, RequestBudget]:
+def limiters(
+    settings: Settings, engine: Engine, reader: Reader
+) -> tuple[LookupLimiter, RequestBudget]:
     """The look-up limiter and the request budget, on Redis when configured, else the database."""
     failures: FailureLog
     counter: WindowCounter
     if settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-        failures = RedisFailureLog(client, settings.redis_key_prefix)
+        async_client = AsyncRedis.from_url(settings.redis_url, socket_timeout=2)
+        failures = RedisFailureLog(client, async_client, settings.redis_key_prefix)
         counter = RedisWindowCounter(client, settings.redis_key_prefix)
     else:
-        failures = DatabaseFailureLog(engine)
+        failures = DatabaseFailureLog(engine, reader)
         counter = MemoryWindowCounter()
     lookup = LookupLimiter(
         failures, settings.failed_lookup_limit, settings.failed_lookup_window_seconds

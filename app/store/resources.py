@@ -159,7 +159,18 @@ def prescription_resources(
 ) -> tuple[str, list[ResourceRow]] | None:
     """A prescription's prescriber and its current resources of the given types, in one
     statement (the pull's); None if the EPU is unknown."""
-    rows = _listed_types(_WITH_PRESCRIBER, resource_types).rows(driver_connection(session), epu=epu)
+    statement = prescription_resources_statement(resource_types)
+    return prescriber_and_resources(statement.rows(driver_connection(session), epu=epu))
+
+
+def prescription_resources_statement(resource_types: Sequence[str]) -> Statement:
+    """The statement of `prescription_resources`, with an `epu` parameter, for async readers."""
+    return _listed_types(_WITH_PRESCRIBER, resource_types)
+
+
+def prescriber_and_resources(
+    rows: Sequence[tuple[Any, ...]],
+) -> tuple[str, list[ResourceRow]] | None:
     if not rows:
         return None
     resources = [
@@ -167,7 +178,7 @@ def prescription_resources(
         for _rpps, kind, id_, version, body in rows
         if kind is not None
     ]
-    return rows[0][0], resources
+    return str(rows[0][0]), resources
 
 
 _OF_PRESCRIPTION = (

@@ -5,6 +5,7 @@ own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -36,7 +37,7 @@ def audited(
                 result = work(session)
             moment = now()
             event = audit.audit_event(caller, epu, action, moment, address=address)
-            journal_for(engine).append(event, epu, moment)
+            journal_for(engine).submit(event, epu, moment).result()
             return result
         with transaction(engine) as session:
             result = work(session)
@@ -52,10 +53,34 @@ def audited(
                     action,
                     now(),
                     audit.REFUSED,
-                    description=f"{refusal.status} {_codes(refusal)}",
+                    description=_refused(refusal),
                     address=address,
                 )
         raise
+
+
+async def audit_read(
+    engine: Engine,
+    caller: Caller,
+    epu: str,
+    action: audit.Action,
+    address: str | None,
+    refusal: GatewayError | None = None,
+) -> None:
+    """For async readers: the AuditEvent of a read of an existing prescription (or of its
+    refusal), committed through the journal."""
+    moment = now()
+    if refusal is None:
+        event = audit.audit_event(caller, epu, action, moment, address=address)
+    else:
+        event = audit.audit_event(
+            caller, epu, action, moment, audit.REFUSED, _refused(refusal), address
+        )
+    await asyncio.wrap_future(journal_for(engine).submit(event, epu, moment))
+
+
+def _refused(refusal: GatewayError) -> str:
+    return f"{refusal.status} {_codes(refusal)}"
 
 
 def _codes(refusal: GatewayError) -> str:

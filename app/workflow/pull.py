@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.domain.errors import GatewayError
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller
-from app.store.resources import prescription_resources
+from app.store.async_reads import Reader
+from app.store.resources import (
+    ResourceRow,
+    prescriber_and_resources,
+    prescription_resources,
+    prescription_resources_statement,
+)
 from app.workflow.access import refuse_operations_staff, refuse_unless_visible, unknown_epu
-from app.workflow.audited import audited
+from app.workflow.audited import audit_read
 
 MATCHED = "ServiceRequest"
 CONTEXT_TYPES = ("Observation", "Condition")
@@ -53,28 +60,14 @@ def prescription_bundle(
     self_link: str,
     expression: str = "epu",
 ) -> bytes:
-    """The prescription as a searchset: its lines as matches, the rest as includes.
-
-    One statement reads the prescription and its resources as stored bytes: this is the hottest
-    path of the gateway."""
-    refuse_operations_staff(caller)
+    """The prescription as a searchset, read in the session's transaction (claim and release
+    answer with what they just wrote)."""
     found = prescription_resources(session, epu, includes.resource_types())
-    if found is None:
-        raise unknown_epu(expression)
-    prescriber_rpps, rows = found
-    refuse_unless_visible(caller, prescriber_rpps, expression)
-    matches = [
-        Hit(row.resource_type, row.id, row.body) for row in rows if row.resource_type == MATCHED
-    ]
-    others = [
-        Hit(row.resource_type, row.id, row.body, "include")
-        for row in rows
-        if row.resource_type != MATCHED
-    ]
-    return searchset(base_url, [*matches, *others], self_link)
+    return _visible_bundle(found, caller, base_url, self_link, expression)
 
 
-def pull(
+async def pull(
+    reader: Reader,
     engine: Engine,
     base_url: str,
     caller: Caller,
@@ -84,7 +77,40 @@ def pull(
     address: str | None,
     expression: str = "epu",
 ) -> bytes:
-    def work(session: Session) -> bytes:
-        return prescription_bundle(session, base_url, caller, epu, includes, self_link, expression)
+    """The pull, the hottest path of the gateway: one statement reads the prescription and its
+    resources as stored bytes (on the async reader: no thread hop), and the AuditEvent is
+    committed through the journal before the answer leaves."""
+    statement = prescription_resources_statement(includes.resource_types())
+    found = prescriber_and_resources(await reader.rows(statement, epu=epu))
+    try:
+        bundle = _visible_bundle(found, caller, base_url, self_link, expression)
+    except GatewayError as refusal:
+        if found is not None:
+            await audit_read(engine, caller, epu, audit.Action.PULL, address, refusal)
+        raise
+    await audit_read(engine, caller, epu, audit.Action.PULL, address)
+    return bundle
 
-    return audited(engine, caller, epu, audit.Action.PULL, address, work)
+
+def _visible_bundle(
+    found: tuple[str, list[ResourceRow]] | None,
+    caller: Caller,
+    base_url: str,
+    self_link: str,
+    expression: str,
+) -> bytes:
+    """Its lines as matches, the rest as includes; 403/404 for those who may not see it."""
+    refuse_operations_staff(caller)
+    if found is None:
+        raise unknown_epu(expression)
+    prescriber_rpps, rows = found
+    refuse_unless_visible(caller, prescriber_rpps, expression)
+    hits = [
+        Hit(row.resource_type, row.id, row.body) for row in rows if row.resource_type == MATCHED
+    ]
+    hits += [
+        Hit(row.resource_type, row.id, row.body, "include")
+        for row in rows
+        if row.resource_type != MATCHED
+    ]
+    return searchset(base_url, hits, self_link)

@@ -3,18 +3,22 @@ comes back under the same token or from the same address, on the database or on 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis as AsyncRedis
 
 from app.config import Settings
 from app.domain import epu_id
+from app.domain.errors import GatewayError
 from app.main import create_app
 from app.security.rate_limit import Client, LookupLimiter
 from app.security.rate_stores import DatabaseFailureLog, RedisFailureLog
+from app.store.async_reads import open_reader
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from tests.conftest import OTHER_LAB, Tokens, create, created_epu, example, issue_codes
@@ -144,24 +148,33 @@ def test_the_client_gets_back_in_when_its_oldest_failure_leaves_the_window(
         pytest.skip("Redis does not answer")
     engine = create_database_engine(settings)
     migrate(engine)
-    failures = (
-        DatabaseFailureLog(engine)
-        if backend == "database"
-        else RedisFailureLog(redis.Redis.from_url(REDIS_URL), f"epu-test-{uuid.uuid4().hex}:")
-    )
-    clock = Clock()
-    limiter = LookupLimiter(failures, limit=3, window_seconds=600, clock=clock)
-    client = Client("lab:750000001", "192.0.2.50")
-    for _ in range(3):
-        limiter.count_failure(client)
-        clock.now += 100
 
-    with pytest.raises(Exception) as refused:
-        limiter.guard(client)
-    assert getattr(refused.value, "headers", {}).get("Retry-After") == "300"
+    async def scenario() -> None:
+        reader = await open_reader(engine)
+        prefix = f"epu-test-{uuid.uuid4().hex}:"
+        failures = (
+            DatabaseFailureLog(engine, reader)
+            if backend == "database"
+            else RedisFailureLog(
+                redis.Redis.from_url(REDIS_URL), AsyncRedis.from_url(REDIS_URL), prefix
+            )
+        )
+        clock = Clock()
+        limiter = LookupLimiter(failures, limit=3, window_seconds=600, clock=clock)
+        client = Client("lab:750000001", "192.0.2.50")
+        for _ in range(3):
+            limiter.count_failure(client)
+            clock.now += 100
 
-    clock.now += 300
-    limiter.guard(client)
+        with pytest.raises(GatewayError) as refused:
+            await limiter.guard(client)
+        assert refused.value.headers.get("Retry-After") == "300"
+
+        clock.now += 300
+        await limiter.guard(client)
+        await reader.close()
+
+    asyncio.run(scenario())
     engine.dispose()
 
 
