@@ -2,23 +2,38 @@
 and retention measurements.
 
     PYTHONPATH=. python scripts/seed.py --database-url postgresql://postgres@127.0.0.1/epu_growth \
-        [--count 1000000] [--batch 5000] [--max-minutes 15]
+        [--count 1000000] [--batch 2000] [--max-minutes 15]
 
 One real prescription (1 Patient, 1 Practitioner, 1 Observation, 5 ServiceRequests) is created
 by the gateway's own code in a scratch SQLite; its stored rows are the template. Each seeded
 prescription copies them with new ids, EPU and prescriber (one of 5,000), 1 to 8 lines (lines
 past the fifth are copies of the fifth), a status from a realistic mix written into its Tasks,
-and a last update spread over 18 months. Rows go in with COPY, one transaction per batch.
+and a last update spread over 18 months (every time the template wrote at its creation:
+meta.lastUpdated, Task.lastModified, AuditEvent.recorded).
+
+Speed comes from doing the per-row work once: each (status, line count) pair is compiled into
+binary COPY data with holes for the ids, EPU, RPPS and times, so a prescription is four
+`bytes % values`, made by a thread while PostgreSQL loads the batch before. Into empty tables
+everything goes in one transaction: it truncates them (so that COPY FREEZE may skip the later
+hint-bit rewrite of every page), drops their indexes but the two primary keys that receive ids
+in order, loads, and builds the indexes again from their own definitions, so the schema ends as
+the migrations made it; stopped halfway, it leaves the tables as they were. Into tables that
+already hold rows, it only adds them.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import os
 import random
+import re
+import struct
 import tempfile
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +41,7 @@ from pathlib import Path
 import orjson
 import psycopg
 from fastapi.testclient import TestClient
+from psycopg import sql
 from sqlalchemy import create_engine
 
 from app.config import Settings
@@ -34,18 +50,46 @@ from app.main import create_app
 from app.security.local_issuer import issue_token
 from app.store.migrate import migrate
 
-PRESCRIBERS = [f"{10_000_000_000 + n * 7919:011d}" for n in range(5_000)]
+PRESCRIBERS = [f"{10_000_000_000 + n * 7919:011d}".encode() for n in range(5_000)]
 TEMPLATE_RPPS = "10101201234"
 STATUSES = (("requested", 0.25), ("accepted", 0.10), ("in-progress", 0.10),
             ("completed", 0.45), ("cancelled", 0.10))  # fmt: skip
+MAX_LINES = 8
 SPREAD = timedelta(days=548)
+MICROSECOND = timedelta(microseconds=1)
+POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+UNIX_TO_POSTGRES = 946_684_800  # seconds from 1970-01-01 to 2000-01-01
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+COPY_TRAILER = struct.pack(">h", -1)
+TABLES = {
+    "prescriptions": "epu, prescriber_rpps, status, group_task_id, authored_on, expires_at, "
+    "rounds_total, round, created_at, last_updated, version",
+    "resources": "resource_type, id, version_id, last_updated, epu, status, body",
+    "resource_versions": "resource_type, id, version_id, last_updated, body",
+    "idempotency_records": "key, content_hash, epu, response, created_at",
+}
+
+# Their ids start with the serial, so rows come in key order: keeping them costs less than
+# building them again from 14 million rows.
+KEPT_WHILE_LOADING = ("resources_pkey", "resource_versions_pkey")
+Connection = psycopg.Connection[tuple[object, ...]]
+
+# A hole is named by a str and filled by bytes of the length given here (any other hole is a
+# resource id); the constant parts are bytes.
+Part = bytes | str
+HOLE_LENGTHS = {"epu": 18, "rpps": 11, "stamp": 24, "updated": 8, "created": 8, "expires": 8,
+                "key": 11 + len("|urn:uuid:") + 36, "hash": 32}  # fmt: skip
+ID_LENGTH = 26  # serial (10 hex), position (4 hex), random tail (12 hex)
 
 
 @dataclass
 class Template:
     epu: str
     group_task_id: str
-    rows: list[tuple[str, str, str | None, dict[str, object]]]  # type, id, status, resource
+    stamp: str
+    """The template's creation time as written in its bodies (meta.lastUpdated and the like)."""
+    rows: list[tuple[str, str, str | None, bytes]]  # type, id, status, body
     idempotency: bytes
 
 
@@ -71,8 +115,106 @@ def make_template() -> Template:
                     (epu,)).all()  # fmt: skip
                 idempotency = connection.exec_driver_sql(
                     "SELECT response FROM idempotency_records WHERE epu = ?", (epu,)).scalar_one()  # fmt: skip
-    rows = [(t, i, s, orjson.loads(b)) for t, i, s, b in found]
-    return Template(epu, group, rows, idempotency)
+    rows = [(t, i, s, bytes(b)) for t, i, s, b in found]
+    stamp = orjson.loads(rows[0][3])["meta"]["lastUpdated"]
+    return Template(epu, group, stamp, rows, bytes(idempotency))
+
+
+def _text(value: str | bytes) -> bytes:
+    """A field of binary COPY that is the same for every prescription."""
+    data = value.encode() if isinstance(value, str) else value
+    return struct.pack(">i", len(data)) + data
+
+
+def _length(hole: str) -> int:
+    return HOLE_LENGTHS.get(hole, ID_LENGTH)
+
+
+def _hole(name: str) -> list[Part]:
+    """A field of binary COPY filled per prescription."""
+    return [struct.pack(">i", _length(name)), name]
+
+
+def _holes(body: bytes, names: dict[str, str]) -> list[Part]:
+    """`body` as a field of binary COPY, cut around each occurrence of a key of `names`, which
+    becomes the hole it names."""
+    pattern = "(" + "|".join(re.escape(old) for old in names) + ")"
+    pieces = re.split(pattern.encode(), body)
+    parts = [names[p.decode()] if n % 2 else p for n, p in enumerate(pieces)]
+    size = sum(len(p) if isinstance(p, bytes) else _length(p) for p in parts)
+    return [struct.pack(">i", size), *parts]
+
+
+def _format(parts: list[Part]) -> bytes:
+    """The parts as one `bytes % values` format."""
+    return b"".join(
+        p.replace(b"%", b"%%") if isinstance(p, bytes) else b"%(" + p.encode() + b")s"
+        for p in parts
+    )
+
+
+def _fields(count: int) -> bytes:
+    return struct.pack(">h", count)
+
+
+ONE = struct.pack(">ii", 4, 1)
+NULL = struct.pack(">i", -1)
+
+
+class Formats:
+    """The template compiled into binary COPY formats, per table and (status, line count)."""
+
+    def __init__(self, template: Template) -> None:
+        lines = [r for r in template.rows if r[0] == "ServiceRequest"]
+        tasks = [r for r in template.rows if r[0] == "Task"]
+        group = next(r for r in tasks if r[1] == template.group_task_id)
+        others = [r for r in template.rows if r[0] not in ("ServiceRequest", "Task")]
+        self.fixed = [(r, f"other{n}") for n, r in enumerate(others)] + [(group, "group")]
+        self.common = {template.epu: "epu", TEMPLATE_RPPS: "rpps", template.stamp: "stamp",
+                       **{r[1]: hole for r, hole in self.fixed}}  # fmt: skip
+        line_task = {line[1]: next(t for t in tasks if b"ServiceRequest/" + line[1].encode() in t[3])
+                     for line in lines}  # fmt: skip
+        copied = [lines[min(n, len(lines) - 1)] for n in range(MAX_LINES)]
+        self.copies = [(line, line_task[line[1]]) for line in copied]
+        ids = [hole for _, hole in self.fixed] + [f"{kind}{n}" for n in range(MAX_LINES)
+                                                  for kind in ("line", "task")]  # fmt: skip
+        self.ids = [(hole.encode(), b"%04x" % n) for n, hole in enumerate(ids)]
+        self.prescriptions = {status: _format(self._prescription(status)) for status, _ in STATUSES}
+        self.resources: dict[tuple[str, int], bytes] = {}
+        self.versions: dict[tuple[str, int], bytes] = {}
+        for status, _ in STATUSES:
+            for count in range(1, MAX_LINES + 1):
+                current, versions = self._resources(status, count)
+                self.resources[status, count] = _format(current)
+                self.versions[status, count] = _format(versions)
+        # The stored response is the template's own, as before: a seeded key is never replayed.
+        self.idempotency = _format([_fields(5), *_hole("key"), *_hole("hash"), *_hole("epu"),
+                                    _text(template.idempotency), *_hole("created")])  # fmt: skip
+
+    def _prescription(self, status: str) -> list[Part]:
+        return [_fields(11), *_hole("epu"), *_hole("rpps"), _text(status), *_hole("group"),
+                *_hole("created"), *_hole("expires"), ONE, ONE, *_hole("created"),
+                *_hole("updated"), ONE]  # fmt: skip
+
+    def _resources(self, status: str, count: int) -> tuple[list[Part], list[Part]]:
+        """Both tables' rows for one prescription: the fixed resources, then each line's
+        ServiceRequest and Task (whose focus is its own line's copy)."""
+        rows = [(row, hole, self.common) for row, hole in self.fixed]
+        for n, (line, task) in enumerate(self.copies[:count]):
+            names = {**self.common, line[1]: f"line{n}", task[1]: f"task{n}"}
+            rows += [(line, f"line{n}", names), (task, f"task{n}", names)]
+        current: list[Part] = []
+        versions: list[Part] = []
+        for (resource_type, _, row_status, body), hole, names in rows:
+            if resource_type == "Task":
+                body = body.replace(b'"status":"requested"', b'"status":"%s"' % status.encode())
+                row_status = status
+            kind, filled = _text(resource_type), _holes(body, names)
+            state = NULL if row_status is None else _text(row_status)
+            current += [_fields(7), kind, *_hole(hole), ONE, *_hole("updated"), *_hole("epu"),
+                        state, *filled]  # fmt: skip
+            versions += [_fields(5), kind, *_hole(hole), ONE, *_hole("updated"), *filled]
+        return current, versions
 
 
 def _status() -> str:
@@ -84,104 +226,138 @@ def _status() -> str:
     return STATUSES[-1][0]
 
 
-class Seeder:
-    def __init__(self, template: Template) -> None:
-        self.template = template
-        lines = [r for r in template.rows if r[0] == "ServiceRequest"]
-        self.line_tasks = {
-            r[3]["focus"]["reference"].split("/")[1]: r  # type: ignore[index]
-            for r in template.rows if r[0] == "Task" and "focus" in r[3]
-        }  # fmt: skip
-        self.lines = lines
-        self.others = [r for r in template.rows if r[0] not in ("ServiceRequest", "Task")]
-        self.group = next(r for r in template.rows if r[1] == template.group_task_id)
-        self.now = datetime.now(UTC)
+@dataclass
+class Batch:
+    """Binary COPY data (no header, no trailer) for each table."""
 
-    def prescription(
-        self, serial: int
-    ) -> tuple[tuple[object, ...], list[tuple[object, ...]], tuple[object, ...]]:
-        epu = epu_id.generate()
-        rpps = random.choice(PRESCRIBERS)
-        status = _status()
-        updated = self.now - SPREAD * random.random()
-        created = updated - timedelta(days=random.random() * 10)
-        count = random.randint(1, 8)
-        chosen = [self.lines[min(n, len(self.lines) - 1)] for n in range(count)]
-        line_copies = [(sr, self.line_tasks[sr[1]]) for sr in chosen]
-        tail = uuid.uuid4().hex[:12]
-        fresh = iter(f"{serial:010x}{n:04x}{tail}" for n in range(64))
-        ids = {row[1]: next(fresh) for row in [*self.others, self.group]}
-        rows: list[tuple[str, str, str | None, dict[str, object]]] = []
-        for row in [*self.others, self.group]:
-            rows.append((row[0], ids[row[1]], row[2], row[3]))
-        for sr, task in line_copies:
-            sr_id, task_id = next(fresh), next(fresh)
-            ids.setdefault(sr[1], sr_id)  # references to the template line point at its first copy
-            rows.append((sr[0], sr_id, sr[2], sr[3]))
-            task_resource = copy.deepcopy(task[3])
-            task_resource["focus"] = {"reference": f"ServiceRequest/{sr_id}"}
-            rows.append(("Task", task_id, status, task_resource))
-        resources = []
-        stamp = updated.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        for resource_type, new_id, row_status, resource in rows:
-            meta = {**resource.get("meta", {}), "lastUpdated": stamp}  # type: ignore[dict-item]
-            body = orjson.dumps({**resource, "id": new_id, "meta": meta})
-            for old, new in ids.items():
-                body = body.replace(old.encode(), new.encode())
-            body = body.replace(self.template.epu.encode(), epu.encode())
-            body = body.replace(TEMPLATE_RPPS.encode(), rpps.encode())
-            if resource_type == "Task":
-                body = body.replace(b'"status":"requested"', f'"status":"{status}"'.encode())
-            resources.append((resource_type, new_id, 1, updated, epu,
-                              status if resource_type == "Task" else row_status, body))  # fmt: skip
-        prescription = (epu, rpps, status, ids[self.template.group_task_id], created,
-                        created + timedelta(days=365), 1, 1, created, updated, 1)  # fmt: skip
-        key = f"{rpps}|urn:uuid:{uuid.uuid4()}"
-        idempotency = (key, uuid.uuid4().hex, epu, self.template.idempotency, created)
-        return prescription, resources, idempotency
+    count: int
+    rows: dict[str, bytes]
+
+
+def make_batch(formats: Formats, first_serial: int, count: int, now: datetime) -> Batch:
+    now_us = (now - POSTGRES_EPOCH) // MICROSECOND
+    spread_us, created_spread_us = SPREAD // MICROSECOND, timedelta(days=10) // MICROSECOND
+    year_us = timedelta(days=365) // MICROSECOND
+    prescriptions, resources, versions, idempotency = [], [], [], []
+    for serial in range(first_serial, first_serial + count):
+        updated = now_us - int(spread_us * random.random())
+        updated -= updated % 1000  # bodies say milliseconds
+        created = updated - int(created_spread_us * random.random())
+        seconds, micros = divmod(updated, 1_000_000)
+        clock = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds + UNIX_TO_POSTGRES))
+        prefix, tail = b"%010x" % serial, os.urandom(6).hex().encode()
+        values = {hole: prefix + position + tail for hole, position in formats.ids}
+        values[b"epu"] = epu_id.generate().encode()
+        values[b"rpps"] = rpps = random.choice(PRESCRIBERS)
+        values[b"stamp"] = b"%s.%03dZ" % (clock.encode(), micros // 1000)
+        values[b"updated"] = struct.pack(">q", updated)
+        values[b"created"] = struct.pack(">q", created)
+        values[b"expires"] = struct.pack(">q", created + year_us)
+        values[b"key"] = b"%s|urn:uuid:%s" % (rpps, str(uuid.uuid4()).encode())
+        values[b"hash"] = uuid.uuid4().hex.encode()
+        status, lines = _status(), random.randint(1, MAX_LINES)
+        prescriptions.append(formats.prescriptions[status] % values)
+        resources.append(formats.resources[status, lines] % values)
+        versions.append(formats.versions[status, lines] % values)
+        idempotency.append(formats.idempotency % values)
+    return Batch(count, {"prescriptions": b"".join(prescriptions),
+                         "resources": b"".join(resources),
+                         "resource_versions": b"".join(versions),
+                         "idempotency_records": b"".join(idempotency)})  # fmt: skip
+
+
+def batches(template: Template, first_serial: int, count: int, size: int) -> Iterator[Batch]:
+    """Batches of `size` prescriptions, each made by a thread while PostgreSQL loads the one
+    before (most of that wait is outside the GIL)."""
+    formats, now = Formats(template), datetime.now(UTC)
+    with ThreadPoolExecutor(1) as maker:
+        ahead: deque[Future[Batch]] = deque()
+        for start in range(first_serial, first_serial + count, size):
+            ahead.append(maker.submit(make_batch, formats, start,
+                                      min(size, first_serial + count - start), now))  # fmt: skip
+            if len(ahead) > 1:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _is_empty(connection: Connection) -> bool:
+    return not any(connection.execute(f"SELECT EXISTS (SELECT FROM {t})").fetchone()[0]  # type: ignore[index]
+                   for t in TABLES)  # fmt: skip
+
+
+def _drop_indexes(connection: Connection) -> list[str]:
+    """Drops the seeded tables' indexes (primary keys too, but those in KEPT_WHILE_LOADING);
+    returns the statements that make them again as they were."""
+    keys = {str(name): str(statement) for name, statement in connection.execute(
+        "SELECT c.conname, format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', t.relname, c.conname, "
+        "pg_get_constraintdef(c.oid)) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+        "WHERE c.contype = 'p' AND t.relname = ANY(%s) "
+        "AND t.relnamespace = current_schema()::regnamespace", (list(TABLES),))}  # fmt: skip
+    indexes = connection.execute(
+        "SELECT indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename = ANY(%s) AND indexname <> ALL(%s) ORDER BY tablename, indexname",
+        (list(TABLES), list(KEPT_WHILE_LOADING))).fetchall()  # fmt: skip
+    remake = []
+    for name, table, definition in ((str(n), str(t), str(d)) for n, t, d in indexes):
+        if name in keys:
+            connection.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(table), sql.Identifier(name)))  # fmt: skip
+            remake.append(keys[name])
+        else:
+            connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            remake.append(definition)
+    return remake
+
+
+def _copy(connection: Connection, batch: Batch, freeze: bool) -> None:
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    with connection.cursor() as cursor:
+        for table, columns in TABLES.items():
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH ({options})") as copying:
+                copying.write(COPY_HEADER)
+                copying.write(batch.rows[table])
+                copying.write(COPY_TRAILER)
 
 
 def seed(url: str, count: int, batch: int, max_seconds: float) -> int:
-    """Adds up to `count` prescriptions; returns how many went in before the time ran out."""
+    """Adds up to `count` prescriptions in one transaction; returns how many went in before the
+    time ran out."""
+    started = time.monotonic()
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     migrate(engine)
     engine.dispose()
-    seeder = Seeder(make_template())
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    started, done = time.monotonic(), 0
-    with psycopg.connect(plain) as connection:
+    template = make_template()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        connection.execute("SET synchronous_commit = off")
+        connection.execute("SET maintenance_work_mem = '1GB'")
         offset = connection.execute("SELECT count(*) FROM prescriptions").fetchone()[0]  # type: ignore[index]
-        while done < count and time.monotonic() - started < max_seconds:
-            made = [seeder.prescription(offset + done + n) for n in range(min(batch, count - done))]
-            with connection.cursor() as cursor:
-                with cursor.copy(
-                    "COPY prescriptions (epu, prescriber_rpps, status, group_task_id, authored_on, expires_at, rounds_total, round, created_at, last_updated, version) FROM STDIN"
-                ) as copying:
-                    for prescription, _, _ in made:
-                        copying.write_row(prescription)
-                with cursor.copy(
-                    "COPY resources (resource_type, id, version_id, last_updated, epu, status, body) FROM STDIN"
-                ) as copying:
-                    for _, resources, _ in made:
-                        for row in resources:
-                            copying.write_row(row)
-                with cursor.copy(
-                    "COPY resource_versions (resource_type, id, version_id, last_updated, body) FROM STDIN"
-                ) as copying:
-                    for _, resources, _ in made:
-                        for row in resources:
-                            copying.write_row((row[0], row[1], row[2], row[3], row[6]))
-                with cursor.copy(
-                    "COPY idempotency_records (key, content_hash, epu, response, created_at) FROM STDIN"
-                ) as copying:
-                    for _, _, record in made:
-                        copying.write_row(record)
-            connection.commit()
-            done += len(made)
-            rate = done / (time.monotonic() - started)
-            print(f"  seeded {offset + done:,} prescriptions ({rate:,.0f}/s)", flush=True)
-        connection.execute("ANALYZE")
+        fresh = _is_empty(connection)
+        remake: list[str] = []
+        if fresh:
+            # COPY FREEZE needs the tables emptied in the loading transaction.
+            connection.execute(f"TRUNCATE {', '.join(TABLES)}")
+            remake = _drop_indexes(connection)
+        done = 0
+        loading = previous = time.monotonic()
+        for made in batches(template, offset, count, batch):
+            _copy(connection, made, fresh)
+            done += made.count
+            now = time.monotonic()
+            print(f"  seeded {offset + done:,} prescriptions ({done / (now - loading):,.0f}/s "
+                  f"overall, {made.count / (now - previous):,.0f}/s this batch)", flush=True)  # fmt: skip
+            previous = now
+            if now - started > max_seconds:
+                break
+        for statement in remake:
+            connection.execute(statement)
+            print(f"  {statement} ({time.monotonic() - previous:.0f} s)", flush=True)
+            previous = time.monotonic()
         connection.commit()
+        connection.execute(f"ANALYZE {', '.join(TABLES)}")
+        connection.commit()
+    print(f"{time.monotonic() - started:.0f} s in all, {done / (time.monotonic() - started):,.0f} "
+          "prescriptions/s", flush=True)  # fmt: skip
     return done
 
 
@@ -189,12 +365,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=5_000)
-    parser.add_argument("--max-minutes", type=float, default=15.0)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--max-minutes", type=float, default=15.0,
+                        help="stop adding batches after this long (indexes are built after)")  # fmt: skip
     arguments = parser.parse_args()
-    added = seed(
-        arguments.database_url, arguments.count, arguments.batch, arguments.max_minutes * 60
-    )
+    added = seed(arguments.database_url, arguments.count, arguments.batch,
+                 arguments.max_minutes * 60)  # fmt: skip
     print(f"added {added:,} prescriptions")
 
 
