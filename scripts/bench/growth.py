@@ -19,7 +19,7 @@ import psycopg
 
 from app.domain.epu_id import EPU_SYSTEM
 from scripts.bench.gateway import POSTGRES_ADMIN, running_gateway
-from scripts.bench.load import PULL_QUERY
+from scripts.bench.load import GATEWAY_ENV, PULL_QUERY
 
 TABLES = ("prescriptions", "resources", "resource_versions", "idempotency_records")
 LABS = ["750000001", "690000002"]
@@ -60,12 +60,12 @@ def main() -> None:
         stored = sum(connection.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
                      for t in TABLES)  # fmt: skip
         epus = [r[0] for r in connection.execute(
-            "SELECT epu FROM prescriptions TABLESAMPLE SYSTEM (1) LIMIT %s", (arguments.requests,))]  # fmt: skip
+            "SELECT epu FROM prescriptions ORDER BY random() LIMIT %s", (arguments.requests,))]  # fmt: skip
         to_claim = [r[0] for r in connection.execute(
             "SELECT epu FROM prescriptions WHERE status = 'requested' AND expires_at > now() "
             "ORDER BY random() LIMIT %s", (arguments.requests,))]  # fmt: skip
         prescribers = [r[0] for r in connection.execute(
-            "SELECT prescriber_rpps FROM prescriptions TABLESAMPLE SYSTEM (1) LIMIT %s",
+            "SELECT prescriber_rpps FROM prescriptions ORDER BY random() LIMIT %s",
             (arguments.requests,))]  # fmt: skip
     print(
         f"{arguments.database}: {count:,} prescriptions, {stored / 2**20:,.0f} MiB in "
@@ -74,7 +74,7 @@ def main() -> None:
 
     url = plain.replace("postgresql://", "postgresql+psycopg://")
     with (
-        running_gateway(url, workers=1) as gateway,
+        running_gateway(url, workers=1, extra_env=GATEWAY_ENV) as gateway,
         httpx.Client(base_url=gateway.base_url, timeout=30) as client,
     ):
         lab = {"Authorization": f"Bearer {gateway.token('lab', lab=LABS[0])}"}
