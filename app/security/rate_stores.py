@@ -25,11 +25,6 @@ def _instant(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _seconds(moment: datetime) -> float:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
 class DatabaseFailureLog:
     """Failures as rows of `failed_lookups`: counted on the (client, at) index, pruned on `at`."""
 

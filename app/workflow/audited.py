@@ -70,12 +70,10 @@ async def audit_read(
     """For async readers: the AuditEvent of a read of an existing prescription (or of its
     refusal), committed through the journal."""
     moment = now()
-    if refusal is None:
-        event = audit.audit_event(caller, epu, action, moment, address=address)
-    else:
-        event = audit.audit_event(
-            caller, epu, action, moment, audit.REFUSED, _refused(refusal), address
-        )
+    outcome, description = (
+        (audit.SUCCESS, None) if refusal is None else (audit.REFUSED, _refused(refusal))
+    )
+    event = audit.audit_event(caller, epu, action, moment, outcome, description, address)
     await asyncio.wrap_future(journal_for(engine).submit(event, epu, moment))
 
 
