@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlmodel import Session, col
 
 from app.domain.errors import error
-from app.store.sql import Statement, driver_connection
+from app.store.sql import Insert, Statement, driver_connection
 from app.store.tables import ResourceVersion, StoredResource
 
 _VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
@@ -58,26 +58,41 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
     }
 
 
-_INSERT_RESOURCE = Statement(
-    "INSERT INTO resources (resource_type, id, version_id, last_updated, epu, status, body) "
-    "VALUES (:resource_type, :id, :version_id, :last_updated, :epu, :status, :body)"
+_INSERT_RESOURCES = Insert(
+    "resources", ("resource_type", "id", "version_id", "last_updated", "epu", "status", "body")
 )
-_INSERT_VERSION = Statement(
-    "INSERT INTO resource_versions (resource_type, id, version_id, last_updated, body) "
-    "VALUES (:resource_type, :id, :version_id, :last_updated, :body)"
-)
+_INSERT_VERSIONS = Insert("resource_versions", _VERSION_COLUMNS)
+_PENDING_RESOURCES = "epu.pending_resources"
+_PENDING_VERSIONS = "epu.pending_versions"
 
 
 def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Store new resources from their rows, and each as version 1 of its history: one batch per
-    table, through the driver (every write path and the audit journal come here)."""
-    if not rows:
-        return
-    connection = driver_connection(session)
-    _INSERT_RESOURCE.execute_many(connection, rows)
-    _INSERT_VERSION.execute_many(
-        connection, [{k: row[k] for k in _VERSION_COLUMNS} for row in rows]
+    """Store new resources from their rows, and each as version 1 of its history (every write
+    path and the audit journal come here).
+
+    The rows wait in the session and go out together, one INSERT per table, when it commits or
+    before the next statement on resources: a change writes its Provenance, its AuditEvent and
+    its versions in two round trips instead of two each."""
+    _pending(session, _PENDING_RESOURCES).extend(rows)
+    _pending(session, _PENDING_VERSIONS).extend(
+        {k: row[k] for k in _VERSION_COLUMNS} for row in rows
     )
+
+
+def _pending(session: Session, kind: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = session.info.setdefault(kind, [])
+    return rows
+
+
+@event.listens_for(Session, "before_commit")
+def write_pending(session: Session) -> None:
+    """Write the rows waiting in the session (see insert_resource_rows)."""
+    resources = session.info.pop(_PENDING_RESOURCES, None)
+    versions = session.info.pop(_PENDING_VERSIONS, None)
+    if resources or versions:
+        connection = driver_connection(session)
+        _INSERT_RESOURCES.rows(connection, resources or [])
+        _INSERT_VERSIONS.rows(connection, versions or [])
 
 
 def insert_resources(
@@ -108,6 +123,7 @@ def replace_resource(
         "status": resource.get("status"),
         "body": orjson.dumps(resource),
     }
+    write_pending(session)
     connection = driver_connection(session)
     if _REPLACE.execute(connection, seen_version=seen_version, **row) != 1:
         raise error(
@@ -117,7 +133,7 @@ def replace_resource(
             "read it again and retry.",
             issue_type="conflict",
         )
-    _INSERT_VERSION.execute(connection, **{k: row[k] for k in _VERSION_COLUMNS})
+    _pending(session, _PENDING_VERSIONS).append({k: row[k] for k in _VERSION_COLUMNS})
     return new_version
 
 
@@ -129,11 +145,13 @@ _REPLACE = Statement(
 
 
 def current(session: Session, resource_type: str, resource_id: str) -> StoredResource | None:
+    write_pending(session)
     return session.get(StoredResource, (resource_type, resource_id))
 
 
 def epu_of(session: Session, resource_type: str, resource_id: str) -> str | None:
     """The EPU a current resource belongs to."""
+    write_pending(session)
     rows = _EPU_OF.rows(driver_connection(session), resource_type=resource_type, id=resource_id)
     return str(rows[0][0]) if rows else None
 
@@ -150,6 +168,7 @@ class ResourceRow(NamedTuple):
 
 def of_prescription(session: Session, epu: str, resource_types: Sequence[str]) -> list[ResourceRow]:
     """The current resources of one prescription, of the given types, in creation order."""
+    write_pending(session)
     rows = _listed_types(_OF_PRESCRIPTION, resource_types).rows(driver_connection(session), epu=epu)
     return [ResourceRow(kind, id_, version, bytes(body)) for kind, id_, version, body in rows]
 
@@ -159,6 +178,7 @@ def prescription_resources(
 ) -> tuple[str, list[ResourceRow]] | None:
     """A prescription's prescriber and its current resources of the given types, in one
     statement (the pull's); None if the EPU is unknown."""
+    write_pending(session)
     statement = prescription_resources_statement(resource_types)
     return prescriber_and_resources(statement.rows(driver_connection(session), epu=epu))
 
@@ -206,6 +226,7 @@ def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Stat
 
 def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceVersion]:
     """Every version of a resource, newest first."""
+    write_pending(session)
     statement = (
         select(ResourceVersion)
         .where(

@@ -8,6 +8,7 @@ accept, with `:name` parameters; everything else goes through SQLAlchemy."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -42,19 +43,6 @@ class Statement:
         cursor.close()
         return touched
 
-    def execute_many(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
-        if len(rows) == 1:  # psycopg's batch mode costs more than it saves on a single row
-            self.execute(connection, **rows[0])
-            return
-        cursor = connection.cursor()
-        try:
-            if _is_sqlite(connection):
-                cursor.executemany(self.sqlite, [_for_sqlite(row) for row in rows])
-            else:
-                cursor.executemany(self.postgresql, rows)
-        finally:
-            cursor.close()
-
     def _run(self, connection: Any, parameters: dict[str, Any]) -> Any:
         cursor = connection.cursor()
         try:
@@ -66,6 +54,38 @@ class Statement:
             cursor.close()
             raise
         return cursor
+
+
+class Insert:
+    """A batch INSERT of rows into one table: on PostgreSQL one multi-row VALUES statement (one
+    round trip and one result, where executemany costs a result per row), on SQLite the
+    driver's executemany, a loop in C."""
+
+    def __init__(self, table: str, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self._head = f"INSERT INTO {table} ({', '.join(self.columns)}) VALUES "
+        self._sqlite = self._head + "(" + ", ".join("?" * len(self.columns)) + ")"
+
+    def rows(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cursor = connection.cursor()
+        try:
+            if _is_sqlite(connection):
+                cursor.executemany(
+                    self._sqlite,
+                    [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
+                )
+            else:
+                values = [row[name] for row in rows for name in self.columns]
+                cursor.execute(self._postgresql(len(rows)), values)
+        finally:
+            cursor.close()
+
+    @functools.cache  # noqa: B019 -- a few statement texts per table, for the process's life
+    def _postgresql(self, count: int) -> str:
+        one = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
+        return self._head + ", ".join([one] * count)
 
 
 def driver_connection(session: Session) -> Any:

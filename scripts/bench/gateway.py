@@ -30,6 +30,8 @@ READY_TIMEOUT = 60.0
 class Gateway:
     base_url: str
     settings: Settings
+    pid: int
+    """The `epu serve` process (its workers are its children)."""
 
     def token(self, role: str, rpps: str | None = None, lab: str | None = None) -> str:
         return issue_token(self.settings, role, rpps=rpps, lab=lab, ttl_seconds=6 * 3600)
@@ -94,7 +96,7 @@ def running_gateway(
         )  # fmt: skip
         try:
             wait_ready(base_url, process)
-            yield Gateway(base_url, settings)
+            yield Gateway(base_url, settings, process.pid)
         finally:
             process.terminate()
             try:

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from app.domain.epu_id import EPU_SYSTEM
 from app.qr.encode import qr_png
+from scripts.bench.cpu_time import CpuMeter, CpuUse
 from scripts.bench.gateway import ROOT, Gateway, running_gateway, scratch_database
 from scripts.bench.wrk_runner import UNIQUE_ID, Outcome, Request, require_wrk, run_wrk
 
@@ -97,6 +98,7 @@ class Workloads:
     """Each workload's requests, made from what the gateway's database holds when it starts."""
 
     def __init__(self, gateway: Gateway) -> None:
+        self.cpu = CpuMeter(gateway.pid)
         self.database = create_engine(gateway.settings.sqlalchemy_url)
         self.bundle = five_line_bundle()
         self.prescriber_tokens = {
@@ -201,27 +203,33 @@ class Result:
     workload: str
     concurrency: int
     outcome: Outcome
+    cpu: CpuUse
 
     def row(self, database: str) -> str:
         o = self.outcome
-        return (f"{self.workload:<8}{database:<10}{self.concurrency:>5}{o.rate:>10.1f}"
-                f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{o.errors:>8}{o.requests:>9}")  # fmt: skip
+        return (f"{self.workload:<8}{database:<13}{self.concurrency:>5}{o.rate:>10.1f}"
+                f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{o.errors:>8}{o.requests:>9}"
+                f"  {self.cpu.per_request_ms(o.requests)}")  # fmt: skip
 
 
-HEADER = f"{'workload':<8}{'db':<10}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'requests':>9}"
+HEADER = (f"{'workload':<8}{'db':<13}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}{'requests':>9}  CPU ms/request: gateway/postgres/wrk")  # fmt: skip
 
 
 def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
-        seconds: int) -> Outcome:  # fmt: skip
+        seconds: int) -> Result:  # fmt: skip
     requests = workloads.requests(workload)
     if not requests:
         print(f"  {workload}: nothing to send (run create first)")
-        return Outcome(requests=0, seconds=0.0, p50_ms=0.0, p99_ms=0.0, errors=0)
+        nothing = Outcome(requests=0, seconds=0.0, p50_ms=0.0, p99_ms=0.0, errors=0)
+        return Result(workload, concurrency, nothing, CpuUse(0.0, 0.0, 0.0))
+    workloads.cpu.start()
     outcome = run_wrk(base_url, requests, concurrency, WRK_THREADS, seconds, workload in CONSUMED)
+    cpu = workloads.cpu.stop()
     workloads.record(outcome)
     for sample in outcome.failure_samples:
         print(f"  {workload}: {sample}")
-    return outcome
+    return Result(workload, concurrency, outcome, cpu)
 
 
 def main() -> None:
@@ -247,11 +255,11 @@ def main() -> None:
     ):
         workloads = Workloads(gateway)
         # A few prescriptions before anything is timed: first-use costs stay out of the numbers.
-        failed = run(workloads, gateway.base_url, "create", 4, 2).errors > 0
+        failed = run(workloads, gateway.base_url, "create", 4, 2).outcome.errors > 0
         print(HEADER)
         for name in names:
             for level in levels:
-                result = Result(name, level, run(workloads, gateway.base_url, name, level, seconds))
+                result = run(workloads, gateway.base_url, name, level, seconds)
                 failed = failed or result.outcome.errors > 0
                 print(result.row(label), flush=True)
         workloads.database.dispose()
