@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.store.sql import Statement, as_datetime, driver_connection
+from app.store.sql import Insert, Statement, as_datetime, driver_connection
 
 
 @dataclass
@@ -41,6 +41,35 @@ _SAVE = Statement(
     "UPDATE prescriptions SET status = :status, owner_lab = :owner_lab, round = :round, "
     "last_updated = :last_updated, version = :version WHERE epu = :epu"
 )
+
+
+_INSERT = Insert(
+    "prescriptions",
+    {"epu": "text", "prescriber_rpps": "text", "status": "text", "owner_lab": "text",
+     "group_task_id": "text", "authored_on": "timestamptz", "expires_at": "timestamptz",
+     "rounds_total": "int4", "round": "int4", "created_at": "timestamptz",
+     "last_updated": "timestamptz", "version": "int4"},
+)  # fmt: skip
+_INSERT_IDEMPOTENCY = Insert(
+    "idempotency_records",
+    {"key": "text", "content_hash": "text", "epu": "text", "response": "bytea",
+     "created_at": "timestamptz"},
+)  # fmt: skip
+
+
+def insert_prescription(session: Session, record: PrescriptionRecord) -> None:
+    """Store a new prescription's row (created when it was last updated: now)."""
+    row = {**vars(record), "created_at": record.last_updated}
+    _INSERT.rows(driver_connection(session), [row])
+
+
+def insert_idempotency_record(
+    session: Session, key: str, content_hash: str, epu: str, response: bytes, moment: datetime
+) -> None:
+    """Remember a create's first answer under its key; DuplicateKey if the key is taken."""
+    row = {"key": key, "content_hash": content_hash, "epu": epu, "response": response,
+           "created_at": moment}  # fmt: skip
+    _INSERT_IDEMPOTENCY.rows(driver_connection(session), [row])
 
 
 def read_prescription(

@@ -17,8 +17,6 @@ from app.domain.errors import error
 from app.store.sql import Insert, Statement, driver_connection
 from app.store.tables import ResourceVersion, StoredResource
 
-_VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
-
 
 class HasBody(Protocol):
     @property
@@ -59,9 +57,15 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
 
 
 _INSERT_RESOURCES = Insert(
-    "resources", ("resource_type", "id", "version_id", "last_updated", "epu", "status", "body")
-)
-_INSERT_VERSIONS = Insert("resource_versions", _VERSION_COLUMNS)
+    "resources",
+    {"resource_type": "text", "id": "text", "version_id": "int4", "last_updated": "timestamptz",
+     "epu": "text", "status": "text", "body": "bytea"},
+)  # fmt: skip
+_INSERT_VERSIONS = Insert(
+    "resource_versions",
+    {"resource_type": "text", "id": "text", "version_id": "int4", "last_updated": "timestamptz",
+     "body": "bytea"},
+)  # fmt: skip
 _PENDING_RESOURCES = "epu.pending_resources"
 _PENDING_VERSIONS = "epu.pending_versions"
 
@@ -75,7 +79,7 @@ def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> No
     its versions in two round trips instead of two each."""
     _pending(session, _PENDING_RESOURCES).extend(rows)
     _pending(session, _PENDING_VERSIONS).extend(
-        {k: row[k] for k in _VERSION_COLUMNS} for row in rows
+        {k: row[k] for k in _INSERT_VERSIONS.columns} for row in rows
     )
 
 
@@ -133,7 +137,7 @@ def replace_resource(
             "read it again and retry.",
             issue_type="conflict",
         )
-    _pending(session, _PENDING_VERSIONS).append({k: row[k] for k in _VERSION_COLUMNS})
+    _pending(session, _PENDING_VERSIONS).append({k: row[k] for k in _INSERT_VERSIONS.columns})
     return new_version
 
 

@@ -8,12 +8,13 @@ accept, with `:name` parameters; everything else goes through SQLAlchemy."""
 
 from __future__ import annotations
 
-import functools
 import re
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlmodel import Session
 
 _NAMED = re.compile(r":(\w+)")
@@ -56,15 +57,25 @@ class Statement:
         return cursor
 
 
-class Insert:
-    """A batch INSERT of rows into one table: on PostgreSQL one multi-row VALUES statement (one
-    round trip and one result, where executemany costs a result per row), on SQLite the
-    driver's executemany, a loop in C."""
+class DuplicateKey(Exception):
+    """An INSERT met a row with the same key (the driver's IntegrityError, whichever driver)."""
 
-    def __init__(self, table: str, columns: Sequence[str]) -> None:
+
+class Insert:
+    """A batch INSERT of rows into one table, one round trip whatever the number of rows.
+
+    On PostgreSQL the rows travel as one array per column, unnested by the server: the
+    statement's text does not grow with the batch, so psycopg parses and prepares it once (a
+    multi-row VALUES list is a new text for each size, and executemany costs a result per row).
+    On SQLite, the driver's executemany, a loop in C. `columns` maps each column to its
+    PostgreSQL type."""
+
+    def __init__(self, table: str, columns: dict[str, str]) -> None:
         self.columns = tuple(columns)
-        self._head = f"INSERT INTO {table} ({', '.join(self.columns)}) VALUES "
-        self._sqlite = self._head + "(" + ", ".join("?" * len(self.columns)) + ")"
+        names = ", ".join(self.columns)
+        self._sqlite = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+        arrays = ", ".join(f"%s::{kind}[]" for kind in columns.values())
+        self._postgresql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"
 
     def rows(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -77,15 +88,13 @@ class Insert:
                     [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
                 )
             else:
-                values = [row[name] for row in rows for name in self.columns]
-                cursor.execute(self._postgresql(len(rows)), values)
+                cursor.execute(
+                    self._postgresql, [[row[name] for row in rows] for name in self.columns]
+                )
+        except (sqlite3.IntegrityError, psycopg.IntegrityError) as duplicate:
+            raise DuplicateKey(str(duplicate)) from None
         finally:
             cursor.close()
-
-    @functools.cache  # noqa: B019 -- a few statement texts per table, for the process's life
-    def _postgresql(self, count: int) -> str:
-        one = "(" + ", ".join(["%s"] * len(self.columns)) + ")"
-        return self._head + ", ".join([one] * count)
 
 
 def driver_connection(session: Session) -> Any:

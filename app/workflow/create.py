@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.config import Settings
@@ -25,8 +24,14 @@ from app.fhir.transaction_response import transaction_response
 from app.security import audit
 from app.security.caller import Caller
 from app.store.database import transaction
+from app.store.prescriptions import (
+    PrescriptionRecord,
+    insert_idempotency_record,
+    insert_prescription,
+)
 from app.store.resources import insert_resources, instant, new_ids
-from app.store.tables import IdempotencyRecord, Prescription
+from app.store.sql import DuplicateKey
+from app.store.tables import IdempotencyRecord
 from app.terminology.index import Terminology
 from app.workflow.state import round_input
 
@@ -60,7 +65,7 @@ def create_prescription(
     try:
         with transaction(engine) as session:
             return _store(session, settings, caller, draft, key, content_hash, address)
-    except IntegrityError:
+    except DuplicateKey:
         # The same request, sent twice at once, was stored by the other one first.
         if key is None:
             raise
@@ -135,33 +140,27 @@ def _store(
         created.append((task, []))
     insert_resources(session, [resource for resource, _ in created], epu, moment)
 
-    session.add(
-        Prescription(
+    insert_prescription(
+        session,
+        PrescriptionRecord(
             epu=epu,
             prescriber_rpps=str(caller.rpps),
             status="requested",
+            owner_lab=None,
             group_task_id=group_id,
             authored_on=draft.authored_on,
             expires_at=draft.authored_on + timedelta(days=settings.prescription_validity_days),
             rounds_total=draft.rounds_total,
-            created_at=moment,
+            round=1,
             last_updated=moment,
-        )
+            version=1,
+        ),
     )
     audit.record(session, caller, epu, audit.Action.CREATE, moment, address=address)
     base = settings.public_base_url.rstrip("/")
     response = transaction_response(epu, base, created, document_links(base, epu))
     if key:
-        session.add(
-            IdempotencyRecord(
-                key=key,
-                content_hash=content_hash,
-                epu=epu,
-                response=orjson.dumps(response),
-                created_at=moment,
-            )
-        )
-    session.flush()
+        insert_idempotency_record(session, key, content_hash, epu, orjson.dumps(response), moment)
     return Created(epu=epu, response=response, replayed=False)
 
 
