@@ -43,18 +43,11 @@ _SAVE = Statement(
 )
 
 
-_INSERT = Insert(
-    "prescriptions",
-    {"epu": "text", "prescriber_rpps": "text", "status": "text", "owner_lab": "text",
-     "group_task_id": "text", "authored_on": "timestamptz", "expires_at": "timestamptz",
-     "rounds_total": "int4", "round": "int4", "created_at": "timestamptz",
-     "last_updated": "timestamptz", "version": "int4"},
-)  # fmt: skip
+_INSERT = Insert("prescriptions", (*_COLUMNS.split(", "), "created_at"))
 _INSERT_IDEMPOTENCY = Insert(
     "idempotency_records",
-    {"key": "text", "content_hash": "text", "epu": "text", "response": "bytea",
-     "created_at": "timestamptz"},
-)  # fmt: skip
+    ("key", "content_hash", "epu", "response", "created_at"),
+)
 
 
 def insert_prescription(session: Session, record: PrescriptionRecord) -> None:
@@ -67,8 +60,13 @@ def insert_idempotency_record(
     session: Session, key: str, content_hash: str, epu: str, response: bytes, moment: datetime
 ) -> None:
     """Remember a create's first answer under its key; DuplicateKey if the key is taken."""
-    row = {"key": key, "content_hash": content_hash, "epu": epu, "response": response,
-           "created_at": moment}  # fmt: skip
+    row = {
+        "key": key,
+        "content_hash": content_hash,
+        "epu": epu,
+        "response": response,
+        "created_at": moment,
+    }
     _INSERT_IDEMPOTENCY.rows(driver_connection(session), [row])
 
 
@@ -81,9 +79,18 @@ def read_prescription(
         return None
     (epu, rpps, status, owner, group, authored, expires, total, round_, updated, version) = rows[0]
     return PrescriptionRecord(
-        epu, rpps, status, owner, group, as_datetime(authored), as_datetime(expires),
-        total, round_, as_datetime(updated), version,
-    )  # fmt: skip
+        epu,
+        rpps,
+        status,
+        owner,
+        group,
+        as_datetime(authored),
+        as_datetime(expires),
+        total,
+        round_,
+        as_datetime(updated),
+        version,
+    )
 
 
 def save_prescription(session: Session, record: PrescriptionRecord) -> None:

