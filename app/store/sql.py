@@ -48,7 +48,7 @@ class Statement:
     def _run(self, connection: Any, parameters: dict[str, Any]) -> Any:
         cursor = connection.cursor()
         try:
-            if _is_sqlite(connection):
+            if is_sqlite(connection):
                 cursor.execute(self.sqlite, _for_sqlite(parameters))
             else:
                 cursor.execute(self.postgresql, parameters)
@@ -77,7 +77,7 @@ class Insert:
             return
         cursor = connection.cursor()
         try:
-            if _is_sqlite(connection):
+            if is_sqlite(connection):
                 cursor.executemany(
                     self._sqlite,
                     [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
@@ -97,6 +97,21 @@ def _values_list(head: str, width: int, count: int) -> str:
     return head + ", ".join([one] * count)
 
 
+class PositionalStatement:
+    """A PostgreSQL statement with `%s` parameters, built for one shape of batch."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql, values)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
 def driver_connection(session: Session) -> Any:
     """The driver connection under a session, in its transaction (pending ORM changes flushed)."""
     session.flush()
@@ -109,7 +124,7 @@ def as_datetime(value: datetime | str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _is_sqlite(connection: Any) -> bool:
+def is_sqlite(connection: Any) -> bool:
     return type(connection).__module__.startswith("sqlite3")
 
 
