@@ -51,7 +51,7 @@ def adapt(
     _check_shape(request, terminology)
     epu = _requisition(request)
 
-    def work(session: Session) -> dict[str, Any]:
+    def work(session: Session, epu: str) -> dict[str, Any]:
         moment = now()
         held = load(session, caller, epu, expression="ServiceRequest.requisition")
         refuse_if_closed(held, moment)

@@ -26,30 +26,37 @@ T = TypeVar("T")
 def audited(
     engine: Engine,
     caller: Caller,
-    epu: str,
+    epu: str | Callable[[Session], str],
     action: audit.Action,
     address: str | None,
-    work: Callable[[Session], T],
+    work: Callable[[Session, str], T],
 ) -> T:
+    """`work(session, epu)` in one transaction, audited. `epu` is the prescription's code, or
+    a function that finds it in that transaction (a Task's update knows only the Task)."""
+    found = epu if isinstance(epu, str) else None
     try:
         if action in audit.READS:
             with transaction(autocommit(engine)) as session:
-                result = work(session)
+                found = found or _find(epu, session)
+                result = work(session, found)
             moment = now()
-            event = audit.audit_event(caller, epu, action, moment, address=address)
-            journal_for(engine).submit(event, epu, moment).result()
+            event = audit.audit_event(caller, found, action, moment, address=address)
+            journal_for(engine).submit(event, found, moment).result()
             return result
         with transaction(engine) as session:
-            result = work(session)
-            audit.record(session, caller, epu, action, now(), address=address)
+            found = found or _find(epu, session)
+            result = work(session, found)
+            audit.record(session, caller, found, action, now(), address=address)
             return result
     except GatewayError as refusal:
+        if found is None:
+            raise
         with transaction(engine) as session:
-            if read_prescription(session, epu) is not None:
+            if read_prescription(session, found) is not None:
                 audit.record(
                     session,
                     caller,
-                    epu,
+                    found,
                     action,
                     now(),
                     audit.REFUSED,
@@ -57,6 +64,10 @@ def audited(
                     address=address,
                 )
         raise
+
+
+def _find(epu: str | Callable[[Session], str], session: Session) -> str:
+    return epu if isinstance(epu, str) else epu(session)
 
 
 async def audit_read(

@@ -21,7 +21,7 @@ def cancel(
 ) -> dict[str, Any]:
     """Returns the group Task as it now stands."""
 
-    def work(session: Session) -> dict[str, Any]:
+    def work(session: Session, epu: str) -> dict[str, Any]:
         moment = now()
         held = load(session, caller, epu)
         if held.prescription.status == Status.CANCELLED:

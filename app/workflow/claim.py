@@ -18,7 +18,7 @@ from app.workflow.state import load, move, record_provenance, refuse_if_closed, 
 def claim(
     engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
-    def work(session: Session) -> bytes:
+    def work(session: Session, epu: str) -> bytes:
         moment = now()
         held = load(session, caller, epu)
         refuse_if_closed(held, moment)

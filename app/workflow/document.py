@@ -26,7 +26,7 @@ def ordonnance_pdf(
         raise error(403, "ROLE_NOT_ALLOWED", "The ordonnance is printed by its prescriber.",
                     issue_type="forbidden")  # fmt: skip
 
-    def work(session: Session) -> bytes:
+    def work(session: Session, epu: str) -> bytes:
         prescription = find_for(session, caller, epu)
         resources = [loads(row) for row in of_prescription(session, epu, PRINTED_TYPES)]
         return render_ordonnance(

@@ -17,7 +17,7 @@ from app.workflow.state import load, move, record_provenance, refuse_unless_hold
 def release(
     engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
-    def work(session: Session) -> bytes:
+    def work(session: Session, epu: str) -> bytes:
         moment = now()
         held = load(session, caller, epu)
         refuse_unless_holder(held, caller)

@@ -28,7 +28,7 @@ DEFAULT_COUNT = 50
 def tasks_of_prescription(
     engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
-    def work(session: Session) -> bytes:
+    def work(session: Session, epu: str) -> bytes:
         find_for(session, caller, epu, "group-identifier")
         rows = of_prescription(session, epu, ["Task"])
         return searchset(base_url, [Hit(r.resource_type, r.id, r.body) for r in rows], self_link)

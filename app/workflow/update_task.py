@@ -15,7 +15,6 @@ from app.domain.task_status import Operation, Status
 from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
-from app.store.database import autocommit, transaction
 from app.store.resources import epu_of
 from app.workflow.access import now
 from app.workflow.audited import audited
@@ -46,9 +45,15 @@ def update_task(
 ) -> TaskVersion:
     """Apply a PUT body (`replacement`) or a JSON Patch (`patch`) to a line Task."""
     seen_version = _version_of(if_match)
-    epu = _epu_of_task(engine, task_id)
 
-    def work(session: Session) -> TaskVersion:
+    def epu_of_task(session: Session) -> str:
+        epu = epu_of(session, "Task", task_id)
+        if epu is None:
+            raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
+                        issue_type="not-found")  # fmt: skip
+        return epu
+
+    def work(session: Session, epu: str) -> TaskVersion:
         moment = now()
         held = load(session, caller, epu, expression="Task")
         refuse_unless_holder(held, caller)
@@ -89,7 +94,7 @@ def update_task(
         renew_if_round_done(session, caller, held, moment)
         return _fresh(held, task_id)
 
-    return audited(engine, caller, epu, audit.Action.UPDATE, address, work)
+    return audited(engine, caller, epu_of_task, audit.Action.UPDATE, address, work)
 
 
 def _fresh(held: Held, task_id: str) -> TaskVersion:
@@ -130,15 +135,6 @@ def _stale(task_id: str, seen_version: int) -> GatewayError:
         "Task.meta.versionId",
         issue_type="conflict",
     )
-
-
-def _epu_of_task(engine: Engine, task_id: str) -> str:
-    with transaction(autocommit(engine)) as session:
-        epu = epu_of(session, "Task", task_id)
-    if epu is None:
-        raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
-                    issue_type="not-found")  # fmt: skip
-    return epu
 
 
 def _apply(
