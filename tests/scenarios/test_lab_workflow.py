@@ -156,6 +156,38 @@ def test_lab_cannot_change_what_the_gateway_keeps(client: TestClient, tokens: To
     assert response.json()["issue"][0]["expression"] == ["Task.focus"]
 
 
+def test_a_malformed_lab_element_is_refused_where_it_is_and_nothing_changes(
+    client: TestClient, tokens: Tokens
+) -> None:
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    line = tasks(client, tokens.lab(), epu)["lines"][0]
+
+    response = set_status(
+        client, tokens.lab(), line, "in-progress", businessStatus={"text": 12, "coding": "x"}
+    )
+
+    assert response.status_code == 400
+    expressions = {e for issue in response.json()["issue"] for e in issue["expression"]}
+    assert expressions and all(e.startswith("Task.businessStatus") for e in expressions)
+    again = tasks(client, tokens.lab(), epu)["lines"][0]
+    assert (again["status"], again["meta"]["versionId"]) == ("accepted", line["meta"]["versionId"])
+
+
+def test_an_invalid_value_in_an_element_the_gateway_keeps_is_refused(
+    client: TestClient, tokens: Tokens
+) -> None:
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    line = tasks(client, tokens.lab(), epu)["lines"][0]
+
+    response = set_status(client, tokens.lab(), line, "in-progress", intent="not-a-code")
+
+    assert response.status_code == 422
+    assert issue_codes(response) == ["ELEMENT_NOT_CHANGEABLE"]
+    assert response.json()["issue"][0]["expression"] == ["Task.intent"]
+
+
 def test_update_without_if_match_is_refused(client: TestClient, tokens: Tokens) -> None:
     epu = new_prescription(client, tokens)
     operation(client, "claim", tokens.lab(), epu)
