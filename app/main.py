@@ -23,10 +23,10 @@ from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
 from app.fhir.structure import warm_up
 from app.logs import configure_logging
-from app.security.audit_journal import close_journal
+from app.security.audit_journal import close_journal, use_loop_journal
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
-from app.store.async_reads import open_reader
+from app.store.async_reads import PostgresReader, open_reader
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from app.terminology.current import CurrentTerminology
@@ -47,11 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
         app.state.reader = reader = await open_reader(engine)
+        if isinstance(reader, PostgresReader):
+            use_loop_journal(engine, reader)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine, reader)
         warm_up()
         yield
-        await reader.close()
         close_journal(engine)
+        await reader.close()
         engine.dispose()
 
     app = FastAPI(

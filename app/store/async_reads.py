@@ -43,6 +43,11 @@ class PostgresReader:
             cursor = await connection.execute(statement.postgresql, parameters)
             return await cursor.fetchall()
 
+    async def execute(self, sql: str, values: list[Any]) -> None:
+        """One write, committed on its own (the pool is in autocommit)."""
+        async with self._pool.connection() as connection:
+            await connection.execute(sql, values)
+
     async def close(self) -> None:
         await self._pool.close()
 

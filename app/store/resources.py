@@ -14,7 +14,14 @@ from sqlalchemy import event, select
 from sqlmodel import Session, col
 
 from app.domain.errors import GatewayError, error
-from app.store.sql import Insert, PositionalStatement, Statement, driver_connection, is_sqlite
+from app.store.sql import (
+    Insert,
+    PositionalStatement,
+    Statement,
+    driver_connection,
+    is_sqlite,
+    values_list,
+)
 from app.store.tables import ResourceVersion, StoredResource
 
 
@@ -77,6 +84,18 @@ def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> No
     session.info.setdefault(_PENDING_VERSIONS, []).extend(
         {k: row[k] for k in _INSERT_VERSIONS.columns} for row in rows
     )
+
+
+def new_resources_statement(rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """PostgreSQL: new resources and their version-1 rows in one statement, atomic on its own
+    (for writers without a session, like the audit journal on the event loop)."""
+    columns = _INSERT_RESOURCES.columns
+    versions = ", ".join(_INSERT_VERSIONS.columns)
+    sql = (
+        f"WITH stored AS ({values_list(_INSERT_RESOURCES.head, len(columns), len(rows))} "
+        f"RETURNING {versions}) INSERT INTO resource_versions ({versions}) SELECT * FROM stored"
+    )
+    return sql, [row[name] for row in rows for name in columns]
 
 
 @event.listens_for(Session, "before_commit")

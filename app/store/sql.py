@@ -69,8 +69,8 @@ class Insert:
 
     def __init__(self, table: str, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
-        self._head = f"INSERT INTO {table} ({', '.join(self.columns)}) VALUES "
-        self._sqlite = self._head + "(" + ", ".join("?" * len(self.columns)) + ")"
+        self.head = f"INSERT INTO {table} ({', '.join(self.columns)}) VALUES "
+        self._sqlite = self.head + "(" + ", ".join("?" * len(self.columns)) + ")"
 
     def rows(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -84,7 +84,7 @@ class Insert:
                 )
             else:
                 values = [row[name] for row in rows for name in self.columns]
-                cursor.execute(_values_list(self._head, len(self.columns), len(rows)), values)
+                cursor.execute(values_list(self.head, len(self.columns), len(rows)), values)
         except (sqlite3.IntegrityError, psycopg.IntegrityError) as duplicate:
             raise DuplicateKey(str(duplicate)) from None
         finally:
@@ -92,7 +92,7 @@ class Insert:
 
 
 @functools.lru_cache(maxsize=256)
-def _values_list(head: str, width: int, count: int) -> str:
+def values_list(head: str, width: int, count: int) -> str:
     one = "(" + ", ".join(["%s"] * width) + ")"
     return head + ", ".join([one] * count)
 

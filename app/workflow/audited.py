@@ -5,7 +5,6 @@ own."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -85,7 +84,7 @@ async def audit_read(
         (audit.SUCCESS, None) if refusal is None else (audit.REFUSED, _refused(refusal))
     )
     event = audit.audit_event(caller, epu, action, moment, outcome, description, address)
-    await asyncio.wrap_future(journal_for(engine).submit(event, epu, moment))
+    await journal_for(engine).write(event, epu, moment)
 
 
 def _refused(refusal: GatewayError) -> str:
