@@ -124,9 +124,9 @@ class LoopJournal:
     async def _write_batches(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            sql, values = new_resources_statement([row for row, _ in batch])
+            statement, values = new_resources_statement([row for row, _ in batch])
             try:
-                await self._reader.execute(sql, values)
+                await self._reader.execute(statement, values)
             except Exception as failure:  # every waiting request fails, none answers unaudited
                 for _, written in batch:
                     written.set_exception(failure)

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
 from app.store.database import autocommit, transaction
-from app.store.sql import Statement, driver_connection
+from app.store.sql import PositionalStatement, Statement, driver_connection
 
 POOL_SIZE = 10
 
@@ -43,10 +43,10 @@ class PostgresReader:
             cursor = await connection.execute(statement.postgresql, parameters)
             return await cursor.fetchall()
 
-    async def execute(self, sql: str, values: list[Any]) -> None:
+    async def execute(self, statement: PositionalStatement, values: list[Any]) -> None:
         """One write, committed on its own (the pool is in autocommit)."""
         async with self._pool.connection() as connection:
-            await connection.execute(sql, values)
+            await statement.execute_async(connection, values)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -70,6 +70,20 @@ def insert_idempotency_record(
     _INSERT_IDEMPOTENCY.rows(driver_connection(session), [row])
 
 
+_READ_IDEMPOTENCY = Statement(
+    "SELECT content_hash, epu, response FROM idempotency_records WHERE key = :key"
+)
+
+
+def read_idempotency_record(session: Session, key: str) -> tuple[str, str, bytes] | None:
+    """(content hash, EPU, first answer) remembered under `key`, or None."""
+    rows = _READ_IDEMPOTENCY.rows(driver_connection(session), key=key)
+    if not rows:
+        return None
+    content_hash, epu, response = rows[0]
+    return str(content_hash), str(epu), bytes(response)
+
+
 def read_prescription(
     session: Session, epu: str, for_update: bool = False
 ) -> PrescriptionRecord | None:

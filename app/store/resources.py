@@ -86,16 +86,18 @@ def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> No
     )
 
 
-def new_resources_statement(rows: Sequence[dict[str, Any]]) -> tuple[str, list[Any]]:
+def new_resources_statement(
+    rows: Sequence[dict[str, Any]],
+) -> tuple[PositionalStatement, list[Any]]:
     """PostgreSQL: new resources and their version-1 rows in one statement, atomic on its own
     (for writers without a session, like the audit journal on the event loop)."""
     columns = _INSERT_RESOURCES.columns
     versions = ", ".join(_INSERT_VERSIONS.columns)
-    sql = (
+    statement = PositionalStatement(
         f"WITH stored AS ({values_list(_INSERT_RESOURCES.head, len(columns), len(rows))} "
         f"RETURNING {versions}) INSERT INTO resource_versions ({versions}) SELECT * FROM stored"
     )
-    return sql, [row[name] for row in rows for name in columns]
+    return statement, [row[name] for row in rows for name in columns]
 
 
 @event.listens_for(Session, "before_commit")
@@ -206,11 +208,12 @@ _UPDATE_COLUMNS = (
 @functools.lru_cache(maxsize=64)
 def _update_many(count: int) -> PositionalStatement:
     """PostgreSQL: every pending version in one UPDATE, naming the rows it changed."""
-    row = "(%s::text, %s::text, %s::int, %s::int, %s::timestamptz, %s::text, %s::bytea)"
+    casts = ("text", "text", "int", "int", "timestamptz", "text", "bytea")
     return PositionalStatement(
         "UPDATE resources AS r SET version_id = v.version_id, last_updated = v.last_updated, "
-        "status = v.status, body = v.body "
-        f"FROM (VALUES {', '.join([row] * count)}) AS v({', '.join(_UPDATE_COLUMNS)}) "
+        "status = v.status, body = v.body FROM ("
+        + values_list("VALUES ", len(_UPDATE_COLUMNS), count, casts)
+        + f") AS v({', '.join(_UPDATE_COLUMNS)}) "
         "WHERE r.resource_type = v.resource_type AND r.id = v.id "
         "AND r.version_id = v.seen_version RETURNING r.resource_type, r.id"
     )

@@ -75,36 +75,64 @@ class Insert:
     def rows(self, connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        cursor = connection.cursor()
         try:
             if is_sqlite(connection):
-                cursor.executemany(
-                    self._sqlite,
-                    [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
-                )
+                cursor = connection.cursor()
+                try:
+                    cursor.executemany(
+                        self._sqlite,
+                        [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
+                    )
+                finally:
+                    cursor.close()
             else:
                 values = [row[name] for row in rows for name in self.columns]
-                cursor.execute(values_list(self.head, len(self.columns), len(rows)), values)
+                statement = values_list(self.head, len(self.columns), len(rows))
+                PositionalStatement(statement).execute(connection, values)
         except (sqlite3.IntegrityError, psycopg.IntegrityError) as duplicate:
             raise DuplicateKey(str(duplicate)) from None
-        finally:
-            cursor.close()
 
 
 @functools.lru_cache(maxsize=256)
-def values_list(head: str, width: int, count: int) -> str:
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return head + ", ".join([one] * count)
+def values_list(head: str, width: int, count: int, casts: Sequence[str] = ()) -> str:
+    """`head` followed by `count` rows of `width` PostgreSQL placeholders ($1, $2...), the
+    columns cast as `casts` says if given."""
+    cast = [f"::{kind}" for kind in casts] or [""] * width
+    rows = (
+        "("
+        + ", ".join(f"${row * width + column + 1}{cast[column]}" for column in range(width))
+        + ")"
+        for row in range(count)
+    )
+    return head + ", ".join(rows)
 
 
 class PositionalStatement:
-    """A PostgreSQL statement with `%s` parameters, built for one shape of batch."""
+    """A PostgreSQL statement with native `$n` parameters, built for one shape of batch.
+
+    It runs on psycopg's RawCursor, which sends it as it is: the default cursor parses every
+    statement's text for `%s` placeholders, and stops caching that past 50 parameters, where
+    batches start (measured: 7% of a create's CPU)."""
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
 
+    def execute(self, connection: Any, values: Sequence[Any]) -> None:
+        cursor = psycopg.RawCursor(connection)
+        try:
+            cursor.execute(self.sql, values)
+        finally:
+            cursor.close()
+
+    async def execute_async(self, connection: Any, values: Sequence[Any]) -> None:
+        cursor = psycopg.AsyncRawCursor(connection)
+        try:
+            await cursor.execute(self.sql, values)
+        finally:
+            await cursor.close()
+
     def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cursor = connection.cursor()
+        cursor = psycopg.RawCursor(connection)
         try:
             cursor.execute(self.sql, values)
             return list(cursor.fetchall())

@@ -28,10 +28,10 @@ from app.store.prescriptions import (
     PrescriptionRecord,
     insert_idempotency_record,
     insert_prescription,
+    read_idempotency_record,
 )
 from app.store.resources import insert_resources, instant, new_ids
 from app.store.sql import DuplicateKey
-from app.store.tables import IdempotencyRecord
 from app.terminology.index import Terminology
 from app.workflow.state import round_input
 
@@ -88,10 +88,11 @@ def _idempotency_key(caller: Caller, bundle: dict[str, Any], header: str | None)
 
 
 def _replay(session: Session, key: str, content_hash: str) -> Created | None:
-    record = session.get(IdempotencyRecord, key)
+    record = read_idempotency_record(session, key)
     if record is None:
         return None
-    if record.content_hash != content_hash:
+    stored_hash, epu, response = record
+    if stored_hash != content_hash:
         raise error(
             409,
             "IDEMPOTENCY_CONFLICT",
@@ -100,7 +101,7 @@ def _replay(session: Session, key: str, content_hash: str) -> Created | None:
             "Bundle.identifier",
             issue_type="duplicate",
         )
-    return Created(epu=record.epu, response=orjson.loads(record.response), replayed=True)
+    return Created(epu=epu, response=orjson.loads(response), replayed=True)
 
 
 def _store(
