@@ -12,8 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.store.tables import Prescription, StoredResource
+from app.domain.errors import GatewayError
+from app.store.database import transaction
+from app.store.resources import insert_resource, instant, new_ids, replace_resource
+from app.store.tables import Prescription, ResourceVersion, StoredResource
 from app.workflow import claim as claim_module
+from app.workflow.access import now
 from tests.conftest import LAB, OTHER_LAB, Tokens
 from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
 
@@ -101,3 +105,31 @@ def test_a_crash_mid_claim_leaves_nothing_half_done(
     assert after == before
     assert prescription is not None and prescription.owner_lab is None
     assert prescription.status == "requested"
+
+
+def test_a_version_stored_meanwhile_refuses_the_whole_change(
+    client: TestClient, tokens: Tokens
+) -> None:
+    """A change's writes go out together when it commits: if another writer stored a version of
+    one of its resources in between, the change gets 412 and none of it is stored."""
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    seen = int(line["meta"]["versionId"])
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    moment = now()
+    note = {"resourceType": "Provenance", "id": new_ids(1)[0], "recorded": instant(moment)}
+
+    with pytest.raises(GatewayError) as refused, transaction(engine) as session:
+        insert_resource(session, note, epu, moment)
+        replace_resource(session, {**line, "status": "in-progress"}, seen, moment)
+        with transaction(engine) as other:
+            replace_resource(other, {**line, "status": "completed"}, seen, moment)
+
+    assert refused.value.status == 412
+    assert [i.error_code for i in refused.value.issues] == ["VERSION_CONFLICT"]
+    with Session(engine) as session:
+        assert session.get(StoredResource, ("Provenance", note["id"])) is None
+        stored = session.get(StoredResource, ("Task", line["id"]))
+        assert stored is not None and (stored.status, stored.version_id) == ("completed", seen + 1)
+        assert session.get(ResourceVersion, ("Task", line["id"], seen + 2)) is None
