@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -37,6 +38,12 @@ _COLUMNS = (
 _READ = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu")
 # On SQLite the writer already holds the database's lock (BEGIN IMMEDIATE).
 _LOCK = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu", postgresql_lock=True)
+_LOCK_OF_TASK = Statement(
+    f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = "
+    "(SELECT epu FROM resources WHERE resource_type = 'Task' AND id = :task_id)",
+    postgresql_lock=True,
+)
+_LOCKED = "epu.locked_prescriptions"
 _SAVE = Statement(
     "UPDATE prescriptions SET status = :status, owner_lab = :owner_lab, round = :round, "
     "last_updated = :last_updated, version = :version WHERE epu = :epu"
@@ -87,11 +94,31 @@ def read_idempotency_record(session: Session, key: str) -> tuple[str, str, bytes
 def read_prescription(
     session: Session, epu: str, for_update: bool = False
 ) -> PrescriptionRecord | None:
-    """The row, or None; `for_update` locks it until the session's transaction ends."""
+    """The row, or None; `for_update` locks it until the session's transaction ends. A row this
+    transaction already locked is not read again: nobody else can have changed it."""
+    locked: dict[str, PrescriptionRecord] = session.info.setdefault(_LOCKED, {})
+    if epu in locked:
+        return locked[epu]
     rows = (_LOCK if for_update else _READ).rows(driver_connection(session), epu=epu)
+    record = _record(rows[0]) if rows else None
+    if record is not None and for_update:
+        locked[epu] = record
+    return record
+
+
+def lock_prescription_of_task(session: Session, task_id: str) -> PrescriptionRecord | None:
+    """The prescription a Task belongs to, locked as `read_prescription(for_update=True)` does
+    (a line update knows only its Task: this finds and locks in one statement)."""
+    rows = _LOCK_OF_TASK.rows(driver_connection(session), task_id=task_id)
     if not rows:
         return None
-    (epu, rpps, status, owner, group, authored, expires, total, round_, updated, version) = rows[0]
+    record = _record(rows[0])
+    session.info.setdefault(_LOCKED, {})[record.epu] = record
+    return record
+
+
+def _record(row: tuple[Any, ...]) -> PrescriptionRecord:
+    (epu, rpps, status, owner, group, authored, expires, total, round_, updated, version) = row
     return PrescriptionRecord(
         epu,
         rpps,

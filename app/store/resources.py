@@ -145,7 +145,7 @@ def replace_resource(
     updates: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault(_PENDING_UPDATES, {})
     earlier = updates.get(key)
     if earlier is not None and earlier["version_id"] != seen_version:
-        raise _changed_since(*key, seen_version)
+        raise version_conflict(*key, seen_version)
     new_version = seen_version + 1
     stamp(resource, new_version, moment)
     row = {
@@ -176,15 +176,17 @@ def _update_versions(connection: Any, rows: list[dict[str, Any]]) -> None:
         stored = {tuple(found) for found in _update_many(len(rows)).rows(connection, values)}
     for row in rows:
         if (row["resource_type"], row["id"]) not in stored:
-            raise _changed_since(row["resource_type"], row["id"], row["seen_version"])
+            raise version_conflict(row["resource_type"], row["id"], row["seen_version"])
 
 
-def _changed_since(resource_type: str, resource_id: str, seen_version: int) -> GatewayError:
+def version_conflict(resource_type: str, resource_id: str, seen_version: int) -> GatewayError:
+    """412: the resource moved on since the version the client (or an operation) read."""
     return error(
         412,
         "VERSION_CONFLICT",
-        f"{resource_type}/{resource_id} changed since version {seen_version}: "
+        f"{resource_type}/{resource_id[:64]} changed since version {seen_version}: "
         "read it again and retry.",
+        f"{resource_type}.meta.versionId",
         issue_type="conflict",
     )
 
@@ -222,16 +224,6 @@ def _update_many(count: int) -> PositionalStatement:
 def current(session: Session, resource_type: str, resource_id: str) -> StoredResource | None:
     write_pending(session)
     return session.get(StoredResource, (resource_type, resource_id))
-
-
-def epu_of(session: Session, resource_type: str, resource_id: str) -> str | None:
-    """The EPU a current resource belongs to."""
-    write_pending(session)
-    rows = _EPU_OF.rows(driver_connection(session), resource_type=resource_type, id=resource_id)
-    return str(rows[0][0]) if rows else None
-
-
-_EPU_OF = Statement("SELECT epu FROM resources WHERE resource_type = :resource_type AND id = :id")
 
 
 class ResourceRow(NamedTuple):

@@ -15,7 +15,8 @@ from app.domain.task_status import Operation, Status
 from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
-from app.store.resources import epu_of
+from app.store.prescriptions import lock_prescription_of_task
+from app.store.resources import version_conflict
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.renew import renew_if_round_done
@@ -46,12 +47,12 @@ def update_task(
     """Apply a PUT body (`replacement`) or a JSON Patch (`patch`) to a line Task."""
     seen_version = _version_of(if_match)
 
-    def epu_of_task(session: Session) -> str:
-        epu = epu_of(session, "Task", task_id)
-        if epu is None:
+    def lock_by_task(session: Session) -> str:
+        prescription = lock_prescription_of_task(session, task_id)
+        if prescription is None:
             raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
                         issue_type="not-found")  # fmt: skip
-        return epu
+        return prescription.epu
 
     def work(session: Session, epu: str) -> TaskVersion:
         moment = now()
@@ -67,7 +68,7 @@ def update_task(
                 issue_type="business-rule",
             )
         if task.version != seen_version:
-            raise _stale(task_id, seen_version)
+            raise version_conflict("Task", task_id, seen_version)
         wanted = _apply(task.resource, replacement, patch)
         target = Status(wanted["status"])
         reason = _reason(wanted)
@@ -93,7 +94,7 @@ def update_task(
         renew_if_round_done(session, caller, held, moment)
         return _fresh(held, task_id)
 
-    return audited(engine, caller, epu_of_task, audit.Action.UPDATE, address, work)
+    return audited(engine, caller, lock_by_task, audit.Action.UPDATE, address, work)
 
 
 def _fresh(held: Held, task_id: str) -> TaskVersion:
@@ -124,16 +125,6 @@ def _version_of(if_match: str | None) -> int:
             400, "INVALID_IF_MATCH", 'If-Match must look like W/"3".', "Task.meta.versionId"
         )
     return int(text)
-
-
-def _stale(task_id: str, seen_version: int) -> GatewayError:
-    return error(
-        412,
-        "VERSION_CONFLICT",
-        f"Task/{task_id} changed since version {seen_version}: read it again and retry.",
-        "Task.meta.versionId",
-        issue_type="conflict",
-    )
 
 
 def _apply(

@@ -128,6 +128,7 @@ def test_a_version_stored_meanwhile_refuses_the_whole_change(
 
     assert refused.value.status == 412
     assert [i.error_code for i in refused.value.issues] == ["VERSION_CONFLICT"]
+    assert list(refused.value.issues[0].expression) == ["Task.meta.versionId"]
     with Session(engine) as session:
         assert session.get(StoredResource, ("Provenance", note["id"])) is None
         stored = session.get(StoredResource, ("Task", line["id"]))
