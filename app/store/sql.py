@@ -79,9 +79,10 @@ class Insert:
             if is_sqlite(connection):
                 cursor = connection.cursor()
                 try:
+                    converted = [_for_sqlite(row) for row in rows]
                     cursor.executemany(
                         self._sqlite,
-                        [tuple(_for_sqlite(row)[name] for name in self.columns) for row in rows],
+                        [tuple(row[name] for name in self.columns) for row in converted],
                     )
                 finally:
                     cursor.close()
