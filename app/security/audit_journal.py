@@ -129,10 +129,12 @@ class LoopJournal:
                 await self._reader.execute(statement, values)
             except Exception as failure:  # every waiting request fails, none answers unaudited
                 for _, written in batch:
-                    written.set_exception(failure)
+                    if not written.done():  # a request whose client went away was cancelled
+                        written.set_exception(failure)
             else:
                 for _, written in batch:
-                    written.set_result(None)
+                    if not written.done():
+                        written.set_result(None)
 
     def close(self) -> None:
         """Nothing to do: a request waits for its own batch, so none is left once all answered."""
