@@ -1,10 +1,12 @@
-"""Hand-written SQL for the statements every pull, guarded look-up and audited read runs,
+"""Hand-written SQL for the statements every pull, guarded look-up, audited read and change runs,
 executed on the driver's own cursor.
 
 SQLAlchemy builds, caches and wraps a statement on every call: measured here, a Core select cost
 about 0.3 ms of CPU against 0.05 ms for the same round trip through the driver, on a pull that
-runs several. These few statements are written once, in SQL that SQLite and PostgreSQL both
-accept, with `:name` parameters; everything else goes through SQLAlchemy."""
+runs several. `Statement`s are written once, in SQL that SQLite and PostgreSQL both accept, with
+`:name` parameters; `Insert` writes a batch of rows in one statement on either database, and
+`PositionalStatement` holds the PostgreSQL-only batch statements (native `$n` parameters).
+Everything else goes through SQLAlchemy."""
 
 from __future__ import annotations
 
