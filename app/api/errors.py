@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from app.api.deps import fhir_response
+from app.api.deps import count_failed_lookup, fhir_response
 from app.domain.errors import GatewayError, Issue
 from app.fhir.outcome import operation_outcome
 
@@ -24,7 +24,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
 
 
-async def _gateway_error(_request: Request, exc: GatewayError) -> Response:
+async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+    await count_failed_lookup(request, exc)
     return fhir_response(operation_outcome(exc.issues), exc.status, exc.headers)
 
 
