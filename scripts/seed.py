@@ -6,7 +6,8 @@ and retention measurements.
 
 One real prescription (1 Patient, 1 Practitioner, 1 Observation, 5 ServiceRequests) is created
 by the gateway's own code in a scratch SQLite; its stored rows are the template. Each seeded
-prescription copies them with new ids, EPU and prescriber (one of 5,000), 1 to 8 lines (lines
+prescription copies them with new ids, EPU and prescriber (one of 5,000, or of --prescribers:
+growth.py compares 10k with 1M at the same number of prescriptions per prescriber), 1 to 8 lines (lines
 past the fifth are copies of the fifth), a status from a realistic mix written into its Tasks,
 and a last update spread over 18 months (every time the template wrote at its creation:
 meta.lastUpdated, Task.lastModified, AuditEvent.recorded).
@@ -50,7 +51,7 @@ from app.main import create_app
 from app.security.local_issuer import issue_token
 from app.store.migrate import migrate
 
-PRESCRIBERS = [f"{10_000_000_000 + n * 7919:011d}".encode() for n in range(5_000)]
+PRESCRIBERS = 5_000
 TEMPLATE_RPPS = "10101201234"
 STATUSES = (("requested", 0.25), ("accepted", 0.10), ("in-progress", 0.10),
             ("completed", 0.45), ("cancelled", 0.10))  # fmt: skip
@@ -234,7 +235,13 @@ class Batch:
     rows: dict[str, bytes]
 
 
-def make_batch(formats: Formats, first_serial: int, count: int, now: datetime) -> Batch:
+def rpps_numbers(count: int) -> list[bytes]:
+    return [f"{10_000_000_000 + n * 7919:011d}".encode() for n in range(count)]
+
+
+def make_batch(
+    formats: Formats, first_serial: int, count: int, now: datetime, prescribers: list[bytes]
+) -> Batch:
     now_us = (now - POSTGRES_EPOCH) // MICROSECOND
     spread_us, created_spread_us = SPREAD // MICROSECOND, timedelta(days=10) // MICROSECOND
     year_us = timedelta(days=365) // MICROSECOND
@@ -248,7 +255,7 @@ def make_batch(formats: Formats, first_serial: int, count: int, now: datetime) -
         prefix, tail = b"%010x" % serial, os.urandom(6).hex().encode()
         values = {hole: prefix + position + tail for hole, position in formats.ids}
         values[b"epu"] = epu_id.generate().encode()
-        values[b"rpps"] = rpps = random.choice(PRESCRIBERS)
+        values[b"rpps"] = rpps = random.choice(prescribers)
         values[b"stamp"] = b"%s.%03dZ" % (clock.encode(), micros // 1000)
         values[b"updated"] = struct.pack(">q", updated)
         values[b"created"] = struct.pack(">q", created)
@@ -266,15 +273,17 @@ def make_batch(formats: Formats, first_serial: int, count: int, now: datetime) -
                          "idempotency_records": b"".join(idempotency)})  # fmt: skip
 
 
-def batches(template: Template, first_serial: int, count: int, size: int) -> Iterator[Batch]:
+def batches(
+    template: Template, first_serial: int, count: int, size: int, prescribers: int = PRESCRIBERS
+) -> Iterator[Batch]:
     """Batches of `size` prescriptions, each made by a thread while PostgreSQL loads the one
     before (most of that wait is outside the GIL)."""
-    formats, now = Formats(template), datetime.now(UTC)
+    formats, now, numbers = Formats(template), datetime.now(UTC), rpps_numbers(prescribers)
     with ThreadPoolExecutor(1) as maker:
         ahead: deque[Future[Batch]] = deque()
         for start in range(first_serial, first_serial + count, size):
             ahead.append(maker.submit(make_batch, formats, start,
-                                      min(size, first_serial + count - start), now))  # fmt: skip
+                                      min(size, first_serial + count - start), now, numbers))  # fmt: skip
             if len(ahead) > 1:
                 yield ahead.popleft().result()
         while ahead:
@@ -320,7 +329,9 @@ def _copy(connection: Connection, batch: Batch, freeze: bool) -> None:
                 copying.write(COPY_TRAILER)
 
 
-def seed(url: str, count: int, batch: int, max_seconds: float) -> int:
+def seed(
+    url: str, count: int, batch: int, max_seconds: float, prescribers: int = PRESCRIBERS
+) -> int:
     """Adds up to `count` prescriptions in one transaction; returns how many went in before the
     time ran out."""
     started = time.monotonic()
@@ -340,7 +351,7 @@ def seed(url: str, count: int, batch: int, max_seconds: float) -> int:
             remake = _drop_indexes(connection)
         done = 0
         loading = previous = time.monotonic()
-        for made in batches(template, offset, count, batch):
+        for made in batches(template, offset, count, batch, prescribers):
             _copy(connection, made, fresh)
             done += made.count
             now = time.monotonic()
@@ -366,11 +377,13 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--prescribers", type=int, default=PRESCRIBERS,
+                        help="how many prescribers share the prescriptions")  # fmt: skip
     parser.add_argument("--max-minutes", type=float, default=15.0,
                         help="stop adding batches after this long (indexes are built after)")  # fmt: skip
     arguments = parser.parse_args()
     added = seed(arguments.database_url, arguments.count, arguments.batch,
-                 arguments.max_minutes * 60)  # fmt: skip
+                 arguments.max_minutes * 60, arguments.prescribers)  # fmt: skip
     print(f"added {added:,} prescriptions")
 
 

@@ -169,5 +169,6 @@ def base_url(request: Request) -> str:
 
 
 def self_link(request: Request) -> str:
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{base_url(request)}{request.url.path}{query}"
+    # From the ASGI scope: building request.url parses the whole address again.
+    query = request.scope["query_string"].decode("latin-1")
+    return f"{base_url(request)}{request.scope['path']}{'?' + query if query else ''}"

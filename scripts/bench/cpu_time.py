@@ -26,7 +26,8 @@ class CpuUse:
         if requests == 0:
             return "-"
         return "/".join(
-            f"{1000 * seconds / requests:.2f}" for seconds in (self.gateway, self.postgres, self.load)
+            f"{1000 * seconds / requests:.2f}"
+            for seconds in (self.gateway, self.postgres, self.load)
         )
 
 
@@ -52,7 +53,9 @@ class CpuMeter:
                 gateway_seconds += used
             elif _is_postgres(pid):
                 postgres_seconds += used
-        return CpuUse(gateway_seconds, postgres_seconds, _children_seconds() - self._children_before)
+        return CpuUse(
+            gateway_seconds, postgres_seconds, _children_seconds() - self._children_before
+        )
 
 
 def _pids() -> list[int]:
