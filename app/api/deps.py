@@ -78,18 +78,26 @@ def client_of(request: Request, caller: Caller) -> Client:
     return Client(caller.subject, client_address(request))
 
 
-async def guarded_lookup(request: Request, caller: Annotated[Caller, Depends(caller_of)]) -> None:
-    """Anti-guessing around an EPU look-up: 429 once the caller has failed too often; then every
-    EPU_MALFORMED, EPU_CHECK_MISMATCH or EPU_UNKNOWN the route (or a later dependency) raises is
-    counted by `count_failed_lookup`, from the error handler. Use it as
-    `dependencies=[GUARDED_LOOKUP]` on the route.
+async def counted_lookup(request: Request, caller: Annotated[Caller, Depends(caller_of)]) -> Client:
+    """The caller as an anti-guessing client, whose every EPU_MALFORMED, EPU_CHECK_MISMATCH or
+    EPU_UNKNOWN raised from here on is counted by `count_failed_lookup`, from the error handler.
+    A route that takes it (COUNTED_LOOKUP) checks the limit itself; the others use GUARDED_LOOKUP.
+    """
+    client = client_of(request, caller)
+    request.state.lookup_client = client
+    return client
 
-    A plain dependency, not one that yields: measured on the pull, a yielding dependency's exit
+
+async def guarded_lookup(
+    request: Request, client: Annotated[Client, Depends(counted_lookup)]
+) -> None:
+    """Anti-guessing around an EPU look-up: 429 once the caller has failed too often, and its
+    failures counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route.
+
+    Plain dependencies, not one that yields: measured on the pull, a yielding dependency's exit
     stack cost a fifth of the request's CPU. Async, the check without a thread hop (see
     app.store.async_reads)."""
-    client = client_of(request, caller)
     await lookup_limiter_of(request).guard(client)
-    request.state.lookup_client = client
 
 
 async def count_failed_lookup(request: Request, refused: GatewayError) -> None:
@@ -101,6 +109,7 @@ async def count_failed_lookup(request: Request, refused: GatewayError) -> None:
 
 
 GUARDED_LOOKUP = Depends(guarded_lookup)
+COUNTED_LOOKUP = Depends(counted_lookup)
 
 
 def requires(*roles: Role) -> Any:

@@ -6,18 +6,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
-    GUARDED_LOOKUP,
+    COUNTED_LOOKUP,
     base_url,
     client_address,
     engine_of,
     fhir_response,
+    lookup_limiter_of,
     reader_of,
     requires,
     self_link,
 )
+from app.domain.errors import GatewayError
 from app.fhir.search_values import epu_of_token
 from app.security.caller import Caller, Role
-from app.workflow.pull import Includes, pull
+from app.security.rate_limit import Client
+from app.workflow.pull import Guard, Includes, pull
 
 router = APIRouter(tags=["lab"])
 
@@ -27,12 +30,19 @@ REQUISITION = "requisition"
 @router.get(
     "/fhir/ServiceRequest",
     summary="Pull a prescription by its EPU (requisition)",
-    dependencies=[GUARDED_LOOKUP],
 )
 async def search_service_requests(
-    request: Request, caller: Caller = requires(Role.LAB, Role.PRESCRIBER)
+    request: Request,
+    caller: Caller = requires(Role.LAB, Role.PRESCRIBER),
+    client: Client = COUNTED_LOOKUP,
 ) -> Response:
-    epu = epu_of_token(request.query_params.get(REQUISITION), REQUISITION)
+    # The anti-guessing check rides on the pull's statement (Guard).
+    guard = Guard(lookup_limiter_of(request), client)
+    try:
+        epu = epu_of_token(request.query_params.get(REQUISITION), REQUISITION)
+    except GatewayError:
+        await guard.limiter.guard(client)  # a client past its limit hears 429 whatever it sent
+        raise
     includes_asked = request.query_params.getlist("_include")
     revincludes_asked = request.query_params.getlist("_revinclude")
     includes = Includes(
@@ -53,5 +63,6 @@ async def search_service_requests(
         self_link(request),
         client_address(request),
         expression=REQUISITION,
+        guard=guard,
     )
     return fhir_response(body)

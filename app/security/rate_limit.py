@@ -23,6 +23,10 @@ Clock = Callable[[], float]
 class FailureLog(Protocol):
     """Where failed look-ups are written down, as epoch seconds per client key."""
 
+    in_database: bool
+    """True when the failures are rows of the gateway's own database (`failed_lookups`), which a
+    look-up's statement can count itself (see `LookupLimiter.window`)."""
+
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
         """Record one failure for each key, and forget failures at or before `forget_before`."""
 
@@ -39,6 +43,15 @@ class WindowCounter(Protocol):
 
     def increment(self, key: str, window: int, ttl_seconds: int) -> int:
         """Add one to `key` in window number `window`; the new count."""
+
+
+@dataclass(frozen=True)
+class FailureWindow:
+    """What refuses a client: `limit` failures of one of its keys after `since` (epoch seconds)."""
+
+    keys: list[str]
+    since: float
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,15 @@ class LookupLimiter:
                 "Too many failed EPU look-ups from this account or address; "
                 f"try again in {wait} seconds.",
             )
+
+    @property
+    def counts_in_database(self) -> bool:
+        return self._failures.in_database
+
+    def window(self, client: Client) -> FailureWindow:
+        """For a look-up whose own statement counts the client's failures (the pull: one round
+        trip instead of two); when that count reaches the limit, `guard` refuses it."""
+        return FailureWindow(client.counter_keys(), self._clock() - self._window, self._limit)
 
     def count_failure(self, client: Client) -> None:
         now = self._clock()

@@ -28,6 +28,8 @@ def _instant(seconds: float) -> datetime:
 class DatabaseFailureLog:
     """Failures as rows of `failed_lookups`: counted on the (client, at) index, pruned on `at`."""
 
+    in_database = True
+
     def __init__(self, engine: Engine, reader: Reader) -> None:
         self._engine = engine
         self._reader = reader
@@ -63,6 +65,8 @@ _NEWEST_FAILURES = Statement(
 
 class RedisFailureLog:
     """Failures as members of a sorted set per client, scored by time, expiring with the window."""
+
+    in_database = False
 
     def __init__(self, client: redis.Redis, async_client: AsyncRedis, prefix: str) -> None:
         self._redis = client

@@ -255,10 +255,23 @@ def prescription_resources_statement(resource_types: Sequence[str]) -> Statement
     return _listed_types(_WITH_PRESCRIBER, resource_types)
 
 
+def prescription_resources_and_failures_statement(resource_types: Sequence[str]) -> Statement:
+    """The same, with first a column that says whether the failed look-ups of client keys `first`
+    or `second` after `since` reached `limit` (app.security.rate_limit): the pull's anti-guessing
+    check rides on its statement. There is always a row: an unknown EPU gives one of nulls."""
+    return _listed_types(_WITH_FAILURES, resource_types)
+
+
+def refusal_and_resources(
+    rows: Sequence[tuple[Any, ...]],
+) -> tuple[bool, tuple[str, list[ResourceRow]] | None]:
+    return bool(rows[0][0]), prescriber_and_resources([row[1:] for row in rows])
+
+
 def prescriber_and_resources(
     rows: Sequence[tuple[Any, ...]],
 ) -> tuple[str, list[ResourceRow]] | None:
-    if not rows:
+    if not rows or rows[0][0] is None:
         return None
     resources = [
         ResourceRow(kind, id_, version, bytes(body))
@@ -276,6 +289,14 @@ _WITH_PRESCRIBER = (
     "SELECT p.prescriber_rpps, r.resource_type, r.id, r.version_id, r.body FROM prescriptions p "
     "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types}) "
     "WHERE p.epu = :epu ORDER BY r.id"
+)
+_FAILURES_OF = "(SELECT count(*) FROM failed_lookups WHERE client = :{key} AND at > :since)"
+_WITH_FAILURES = (
+    f"SELECT {_FAILURES_OF.format(key='first')} >= :limit "
+    f"OR {_FAILURES_OF.format(key='second')} >= :limit, "
+    "p.prescriber_rpps, r.resource_type, r.id, r.version_id, r.body "
+    "FROM (SELECT 1 AS one) g LEFT JOIN prescriptions p ON p.epu = :epu "
+    "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types}) ORDER BY r.id"
 )
 
 

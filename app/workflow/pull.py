@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -11,12 +12,15 @@ from app.domain.errors import GatewayError
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller
+from app.security.rate_limit import Client, LookupLimiter
 from app.store.async_reads import Reader
 from app.store.resources import (
     ResourceRow,
     prescriber_and_resources,
     prescription_resources,
+    prescription_resources_and_failures_statement,
     prescription_resources_statement,
+    refusal_and_resources,
 )
 from app.workflow.access import refuse_operations_staff, refuse_unless_visible, unknown_epu
 from app.workflow.audited import audit_read
@@ -51,6 +55,15 @@ class Includes:
 EVERYTHING = Includes()
 
 
+@dataclass(frozen=True)
+class Guard:
+    """The anti-guessing check of a route that leaves it to the pull: with failures counted in
+    the database, the pull's own statement counts them (one round trip instead of two)."""
+
+    limiter: LookupLimiter
+    client: Client
+
+
 def prescription_bundle(
     session: Session,
     base_url: str,
@@ -76,12 +89,13 @@ async def pull(
     self_link: str,
     address: str | None,
     expression: str = "epu",
+    guard: Guard | None = None,
 ) -> bytes:
     """The pull, the hottest path of the gateway: one statement reads the prescription and its
     resources as stored bytes (on the async reader: no thread hop), and the AuditEvent is
-    committed through the journal before the answer leaves."""
-    statement = prescription_resources_statement(includes.resource_types())
-    found = prescriber_and_resources(await reader.rows(statement, epu=epu))
+    committed through the journal before the answer leaves. With a `guard`, 429 first for a
+    client with too many failed look-ups."""
+    found = await _read(reader, epu, includes, guard)
     try:
         bundle = _visible_bundle(found, caller, base_url, self_link, expression)
     except GatewayError as refusal:
@@ -90,6 +104,31 @@ async def pull(
         raise
     await audit_read(engine, caller, epu, audit.Action.PULL, address)
     return bundle
+
+
+async def _read(
+    reader: Reader, epu: str, includes: Includes, guard: Guard | None
+) -> tuple[str, list[ResourceRow]] | None:
+    types = includes.resource_types()
+    if guard is None or not guard.limiter.counts_in_database:
+        if guard is not None:
+            await guard.limiter.guard(guard.client)
+        return prescriber_and_resources(
+            await reader.rows(prescription_resources_statement(types), epu=epu)
+        )
+    window = guard.limiter.window(guard.client)
+    rows = await reader.rows(
+        prescription_resources_and_failures_statement(types),
+        epu=epu,
+        first=window.keys[0],
+        second=window.keys[-1],
+        since=datetime.fromtimestamp(window.since, UTC),
+        limit=window.limit,
+    )
+    refused, found = refusal_and_resources(rows)
+    if refused:
+        await guard.limiter.guard(guard.client)  # refuses, with the Retry-After it works out
+    return found
 
 
 def _visible_bundle(

@@ -98,6 +98,33 @@ def test_after_twenty_failed_lookups_even_a_valid_epu_gets_429_with_retry_after(
         assert same_address.status_code == 429
 
 
+def test_one_failure_short_of_the_limit_the_pull_still_answers(
+    limited: Settings, tokens: Tokens
+) -> None:
+    with gateway(limited, "192.0.2.11") as client:
+        epu = created_epu(create(client, tokens, example("prescription-prolactine")))
+        lab = tokens.lab()
+        fail(client, lab, LIMIT - 1)
+
+        assert pull(client, lab, epu).status_code == 200
+        fail(client, lab, 1)
+        assert pull(client, lab, epu).status_code == 429
+
+
+def test_past_the_limit_the_pull_answers_429_whatever_code_it_is_sent(
+    limited: Settings, tokens: Tokens
+) -> None:
+    with gateway(limited, "192.0.2.12") as client:
+        lab = tokens.lab()
+        fail(client, lab, LIMIT)
+
+        for code in ("01-NOT-AN-EPU", epu_id.generate()):
+            refused = pull(client, lab, code)
+            assert refused.status_code == 429, refused.text
+            assert issue_codes(refused) == ["RATE_LIMITED"]
+            assert "Retry-After" in refused.headers
+
+
 def test_the_limit_follows_the_token_subject_to_another_address(
     limited: Settings, tokens: Tokens
 ) -> None:
