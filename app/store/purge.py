@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, delete, func, or_, select, tuple_
+from sqlalchemy import Engine, Table, delete, func, or_, select
 
 from app.store.database import transaction
 from app.store.tables import IdempotencyRecord, Prescription, ResourceVersion, StoredResource
@@ -47,23 +47,37 @@ def count_due(engine: Engine, last_update_before: datetime, now: datetime) -> in
 
 def purge(engine: Engine, last_update_before: datetime, now: datetime, batch: int = 1000) -> Purged:
     """Delete what is due, `batch` prescriptions per transaction, so that no lock is held for
-    long; returns what went."""
+    long; returns what went.
+
+    Every statement goes by an index, whatever the planner's estimates: batches are taken oldest
+    first on `last_updated`, and history rows go by their keys, type by type. (Joined to
+    `resources` by EPU instead, PostgreSQL misjudged the rows per EPU and read the whole history
+    table for every batch, on 1,000,000 prescriptions.)"""
     purged = Purged()
     while True:
         with transaction(engine) as session:
-            chosen = select(_PRESCRIPTIONS.c.epu).where(_due(last_update_before, now)).limit(batch)  # type: ignore[arg-type]
+            chosen = (
+                select(_PRESCRIPTIONS.c.epu)
+                .where(_due(last_update_before, now))  # type: ignore[arg-type]
+                .order_by(_PRESCRIPTIONS.c.last_updated)
+                .limit(batch)
+            )
             if engine.dialect.name == "postgresql":
                 # Another instance purging at the same time takes other rows instead of waiting.
                 chosen = chosen.with_for_update(skip_locked=True)
             epus = list(session.execute(chosen).scalars())
             if not epus:
                 return purged
-            of_these = select(_RESOURCES.c.resource_type, _RESOURCES.c.id).where(
-                _RESOURCES.c.epu.in_(epus)
-            )
-            purged.versions += _deleted(session.execute(
-                delete(_VERSIONS).where(tuple_(_VERSIONS.c.resource_type, _VERSIONS.c.id).in_(of_these))
-            ))  # fmt: skip
+            ids_by_type: dict[str, list[str]] = {}
+            for resource_type, resource_id in session.execute(
+                select(_RESOURCES.c.resource_type, _RESOURCES.c.id).where(
+                    _RESOURCES.c.epu.in_(epus)
+                )
+            ):
+                ids_by_type.setdefault(resource_type, []).append(resource_id)
+            for resource_type, ids in ids_by_type.items():
+                purged.versions += _deleted(session.execute(delete(_VERSIONS).where(
+                    _VERSIONS.c.resource_type == resource_type, _VERSIONS.c.id.in_(ids))))  # fmt: skip
             purged.resources += _deleted(
                 session.execute(delete(_RESOURCES).where(_RESOURCES.c.epu.in_(epus)))
             )

@@ -40,7 +40,7 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=400)
     """The prescriber's RPPS and their Bundle.identifier or Idempotency-Key header."""
     content_hash: str = Field(max_length=64)
-    epu: str = Field(max_length=18)
+    epu: str = Field(max_length=18, index=True)
     response: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime
 
