@@ -237,7 +237,8 @@ def of_prescription(session: Session, epu: str, resource_types: Sequence[str]) -
     """The current resources of one prescription, of the given types, in creation order."""
     write_pending(session)
     rows = _listed_types(_OF_PRESCRIPTION, resource_types).rows(driver_connection(session), epu=epu)
-    return [ResourceRow(kind, id_, version, bytes(body)) for kind, id_, version, body in rows]
+    found = [ResourceRow(kind, id_, version, bytes(body)) for kind, id_, version, body in rows]
+    return sorted(found, key=lambda row: row.id)
 
 
 def prescription_resources(
@@ -278,17 +279,20 @@ def prescriber_and_resources(
         for _rpps, kind, id_, version, body in rows
         if kind is not None
     ]
-    return str(rows[0][0]), resources
+    return str(rows[0][0]), sorted(resources, key=lambda row: row.id)
 
 
+# These statements leave the sort by id (creation order) to Python: with ORDER BY id and a single
+# type, SQLite walks the primary key (resource_type, id) through every resource of that type
+# instead of taking the EPU's index.
 _OF_PRESCRIPTION = (
     "SELECT resource_type, id, version_id, body FROM resources "
-    "WHERE epu = :epu AND resource_type IN ({types}) ORDER BY id"
+    "WHERE epu = :epu AND resource_type IN ({types})"
 )
 _WITH_PRESCRIBER = (
     "SELECT p.prescriber_rpps, r.resource_type, r.id, r.version_id, r.body FROM prescriptions p "
     "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types}) "
-    "WHERE p.epu = :epu ORDER BY r.id"
+    "WHERE p.epu = :epu"
 )
 _FAILURES_OF = "(SELECT count(*) FROM failed_lookups WHERE client = :{key} AND at > :since)"
 _WITH_FAILURES = (
@@ -296,7 +300,7 @@ _WITH_FAILURES = (
     f"OR {_FAILURES_OF.format(key='second')} >= :limit, "
     "p.prescriber_rpps, r.resource_type, r.id, r.version_id, r.body "
     "FROM (SELECT 1 AS one) g LEFT JOIN prescriptions p ON p.epu = :epu "
-    "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types}) ORDER BY r.id"
+    "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type IN ({types})"
 )
 
 
