@@ -1,5 +1,5 @@
 """The docker-compose topology, read as YAML (no Docker engine needed): PostgreSQL, one migration
-run, several gateways behind nginx, each with a health check."""
+run, several gateways behind nginx and a daily purge, each with a health check."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def test_nginx_fronts_every_gateway_once_they_are_healthy() -> None:
     config = (ROOT / "deploy" / "nginx.conf").read_text()
     assert all(f"server {name}:8000" in config for name in gateways)
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+
+
+def test_a_purge_runs_every_day_on_the_migrated_database() -> None:
+    services = _services()
+    purge = services["purge"]
+    assert "epu purge" in " ".join(purge["command"]) and "sleep 86400" in purge["command"][-1]
+    assert purge["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert (
+        purge["environment"]["EPU_DATABASE_URL"]
+        == (services["migrate"]["environment"]["EPU_DATABASE_URL"])
+    )
+    assert purge["healthcheck"]["test"] == ["CMD", "epu", "purge", "--dry-run"]
