@@ -81,41 +81,57 @@ def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> No
     path and the audit journal come here). Written with the session's other changes, see
     `write_pending`."""
     session.info.setdefault(_PENDING_RESOURCES, []).extend(rows)
-    session.info.setdefault(_PENDING_VERSIONS, []).extend(
-        {k: row[k] for k in _INSERT_VERSIONS.columns} for row in rows
-    )
 
 
 def new_resources_statement(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[dict[str, Any]], other_versions: Sequence[dict[str, Any]] = ()
 ) -> tuple[PositionalStatement, list[Any]]:
-    """PostgreSQL: new resources and their version-1 rows in one statement, atomic on its own
-    (for writers without a session, like the audit journal on the event loop)."""
+    """PostgreSQL: new resources, their version-1 rows and `other_versions` (history rows of
+    resources updated meanwhile) in one statement, atomic on its own (the audit journal on the
+    event loop, which has no session, writes its batches with it too)."""
     columns = _INSERT_RESOURCES.columns
     versions = ", ".join(_INSERT_VERSIONS.columns)
-    statement = PositionalStatement(
+    sql = (
         f"WITH stored AS ({values_list(_INSERT_RESOURCES.head, len(columns), len(rows))} "
         f"RETURNING {versions}) INSERT INTO resource_versions ({versions}) SELECT * FROM stored"
     )
-    return statement, [row[name] for row in rows for name in columns]
+    if other_versions:
+        sql += " UNION ALL " + values_list(
+            "VALUES ", len(_INSERT_VERSIONS.columns), len(other_versions), _VERSION_CASTS,
+            first=len(columns) * len(rows) + 1,
+        )  # fmt: skip
+    values = [row[name] for row in rows for name in columns]
+    values += [row[name] for row in other_versions for name in _INSERT_VERSIONS.columns]
+    return PositionalStatement(sql), values
+
+
+_VERSION_CASTS = ("text", "text", "int", "timestamptz", "bytea")
 
 
 @event.listens_for(Session, "before_commit")
 def write_pending(session: Session) -> None:
     """Write what the session's operation stored: new resources, new versions of existing ones
     (each checked against the version its writer read: 412 if another got there first), and
-    their history rows, one statement each, when the session commits or before it next reads
-    resources: three statements in all, where a claim of a five-line prescription took seventeen."""
-    resources = session.info.pop(_PENDING_RESOURCES, None)
+    their history rows, when the session commits or before it next reads resources. On
+    PostgreSQL that is two statements in all (the UPDATE, then one that inserts the new resources
+    and every history row), where a claim of a five-line prescription took seventeen."""
+    resources = session.info.pop(_PENDING_RESOURCES, None) or []
     updates = session.info.pop(_PENDING_UPDATES, None)
-    versions = session.info.pop(_PENDING_VERSIONS, None)
+    versions = session.info.pop(_PENDING_VERSIONS, None) or []
     if not (resources or updates or versions):
         return
     connection = driver_connection(session)
-    _INSERT_RESOURCES.rows(connection, resources or [])
+    # The updates first: a resource this operation inserts and then changes was written before
+    # its change (see `replace_resource`), so the UPDATE finds it.
     if updates:
         _update_versions(connection, list(updates.values()))
-    _INSERT_VERSIONS.rows(connection, versions or [])
+    if resources and not is_sqlite(connection):
+        statement, values = new_resources_statement(resources, versions)
+        statement.execute(connection, values)
+        return
+    _INSERT_RESOURCES.rows(connection, resources)
+    first_versions = [{k: row[k] for k in _INSERT_VERSIONS.columns} for row in resources]
+    _INSERT_VERSIONS.rows(connection, first_versions + versions)
 
 
 def insert_resources(

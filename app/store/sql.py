@@ -97,13 +97,15 @@ class Insert:
 
 
 @functools.lru_cache(maxsize=256)
-def values_list(head: str, width: int, count: int, casts: Sequence[str] = ()) -> str:
-    """`head` followed by `count` rows of `width` PostgreSQL placeholders ($1, $2...), the
-    columns cast as `casts` says if given."""
+def values_list(
+    head: str, width: int, count: int, casts: Sequence[str] = (), first: int = 1
+) -> str:
+    """`head` followed by `count` rows of `width` PostgreSQL placeholders ($1, $2... or from
+    $`first`), the columns cast as `casts` says if given."""
     cast = [f"::{kind}" for kind in casts] or [""] * width
     rows = (
         "("
-        + ", ".join(f"${row * width + column + 1}{cast[column]}" for column in range(width))
+        + ", ".join(f"${first + row * width + column}{cast[column]}" for column in range(width))
         + ")"
         for row in range(count)
     )
