@@ -95,7 +95,7 @@ async def guarded_lookup(
     failures counted. Use it as `dependencies=[GUARDED_LOOKUP]` on the route.
 
     Plain dependencies, not one that yields: measured on the pull, a yielding dependency's exit
-    stack cost a fifth of the request's CPU. Async, the check without a thread hop (see
+    stack cost a third of the request's CPU. Async, the check without a thread hop (see
     app.store.async_reads)."""
     await lookup_limiter_of(request).guard(client)
 

@@ -130,8 +130,12 @@ def write_pending(session: Session) -> None:
         statement.execute(connection, values)
         return
     _INSERT_RESOURCES.rows(connection, resources)
-    first_versions = [{k: row[k] for k in _INSERT_VERSIONS.columns} for row in resources]
-    _INSERT_VERSIONS.rows(connection, first_versions + versions)
+    _INSERT_VERSIONS.rows(connection, [_history_row(row) for row in resources] + versions)
+
+
+def _history_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The `resource_versions` row of a resource row."""
+    return {name: row[name] for name in _INSERT_VERSIONS.columns}
 
 
 def insert_resources(
@@ -174,9 +178,7 @@ def replace_resource(
         "body": orjson.dumps(resource),
     }
     updates[key] = row
-    session.info.setdefault(_PENDING_VERSIONS, []).append(
-        {k: row[k] for k in _INSERT_VERSIONS.columns}
-    )
+    session.info.setdefault(_PENDING_VERSIONS, []).append(_history_row(row))
     return new_version
 
 

@@ -36,14 +36,14 @@ def audited(
     try:
         if action in audit.READS:
             with transaction(autocommit(engine)) as session:
-                found = found or _find(epu, session)
+                found = _find(epu, session)
                 result = work(session, found)
             moment = now()
             event = audit.audit_event(caller, found, action, moment, address=address)
             journal_for(engine).submit(event, found, moment).result()
             return result
         with transaction(engine) as session:
-            found = found or _find(epu, session)
+            found = _find(epu, session)
             result = work(session, found)
             audit.record(session, caller, found, action, now(), address=address)
             return result

@@ -29,7 +29,8 @@ TABLES = ("prescriptions", "resources", "resource_versions", "idempotency_record
 LABS = ["750000001", "690000002"]
 
 
-def _percentiles(samples: list[float]) -> str:
+def percentiles(samples: list[float]) -> str:
+    """p50 and p99 of latencies in seconds, as milliseconds."""
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
@@ -104,10 +105,10 @@ def main() -> None:
         # The same lists again: their Task pages are now in PostgreSQL's cache, as they are for a
         # prescriber's software that polls its list.
         lists_again = _timed(len(prescribers), prescriber_list)
-    print(f"pull    ({len(pulls)}): {_percentiles(pulls)}")
-    print(f"claim   ({len(claims)}): {_percentiles(claims)}")
-    print(f"list    ({len(lists)}): {_percentiles(lists)}")
-    print(f"list again ({len(lists_again)}): {_percentiles(lists_again)}")
+    print(f"pull    ({len(pulls)}): {percentiles(pulls)}")
+    print(f"claim   ({len(claims)}): {percentiles(claims)}")
+    print(f"list    ({len(lists)}): {percentiles(lists)}")
+    print(f"list again ({len(lists_again)}): {percentiles(lists_again)}")
 
     with psycopg.connect(plain) as connection:
         epu, rpps = epus[0], prescribers[0]

@@ -10,7 +10,6 @@ Destructive: the purged prescriptions are gone afterwards (reseed with scripts/s
 from __future__ import annotations
 
 import argparse
-import statistics
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy import create_engine
 from app.domain.epu_id import EPU_SYSTEM
 from app.store.purge import count_due, purge
 from scripts.bench.gateway import POSTGRES_ADMIN, running_gateway
+from scripts.bench.growth import percentiles
 from scripts.bench.load import GATEWAY_ENV, PULL_QUERY
 
 KEPT_SAMPLE = 500
@@ -29,10 +29,7 @@ BASELINE_PULLS = 500
 
 
 def _latencies(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (f"{len(ordered)} pulls, p50 {statistics.median(ordered) * 1000:.1f} ms, "
-            f"p99 {p99 * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms")  # fmt: skip
+    return f"{len(samples)} pulls, {percentiles(samples)}, max {max(samples) * 1000:.1f} ms"
 
 
 class Puller:
