@@ -27,6 +27,7 @@ from app.security.audit_journal import close_journal, use_loop_journal
 from app.security.rate_stores import limiters
 from app.security.tokens import TokenVerifier
 from app.store.async_reads import PostgresReader, open_reader
+from app.store.changes import changes_for
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from app.terminology.current import CurrentTerminology
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.terminology = current
         app.state.verifier = TokenVerifier(settings)
         app.state.reader = reader = await open_reader(engine)
+        app.state.changes = changes = changes_for(engine)
         if isinstance(reader, PostgresReader):
             use_loop_journal(engine, reader)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine, reader)
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         close_journal(engine)
         await reader.close()
+        await changes.close()
         engine.dispose()
 
     app = FastAPI(

@@ -17,6 +17,7 @@ from app.security.caller import Caller, Role
 from app.security.rate_limit import Client, LookupLimiter, RequestBudget, is_failed_lookup
 from app.security.tokens import TokenVerifier, unauthorised
 from app.store.async_reads import Reader
+from app.store.changes import Changes
 from app.terminology.current import CurrentTerminology
 from app.terminology.index import Terminology
 
@@ -32,6 +33,11 @@ def settings_of(request: Request) -> Settings:
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def changes_of(request: Request) -> Changes:
+    changes: Changes = request.app.state.changes
+    return changes
 
 
 def reader_of(request: Request) -> Reader:

@@ -9,8 +9,8 @@ from fastapi.responses import Response
 
 from app.api.deps import (
     base_url,
+    changes_of,
     client_address,
-    engine_of,
     fhir_json_body,
     fhir_response,
     requires,
@@ -51,15 +51,15 @@ BUNDLE_BODY = {
     summary="Create a prescription from a transaction Bundle",
     openapi_extra=BUNDLE_BODY,
 )
-def create(
+async def create(
     request: Request,
     bundle: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.PRESCRIBER),
     prefer: str | None = Header(default=None),
     idempotency_key: str | None = Header(default=None),
 ) -> Response:
-    created = create_prescription(
-        engine_of(request),
+    created = await changes_of(request).run(
+        create_prescription,
         settings_of(request),
         terminology_of(request),
         caller,

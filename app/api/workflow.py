@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from app.api.deps import (
     GUARDED_LOOKUP,
     base_url,
+    changes_of,
     client_address,
-    engine_of,
     fhir_json_body,
     fhir_response,
     json_patch_body,
@@ -47,12 +47,12 @@ def _epu_parameter(parameters: Any) -> str:
     summary="A lab claims a prescription (Parameters{epu})",
     dependencies=[GUARDED_LOOKUP],
 )
-def claim_prescription(
+async def claim_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
     epu = _epu_parameter(parameters)
-    body = claim(engine_of(request), base_url(request), caller, epu, self_link(request),
-                 client_address(request))  # fmt: skip
+    body = await changes_of(request).run(claim, base_url(request), caller, epu, self_link(request),
+                                         client_address(request))  # fmt: skip
     return fhir_response(body)
 
 
@@ -61,12 +61,12 @@ def claim_prescription(
     summary="The holding lab gives a prescription back",
     dependencies=[GUARDED_LOOKUP],
 )
-def release_prescription(
+async def release_prescription(
     request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
 ) -> Response:
     epu = _epu_parameter(parameters)
-    body = release(engine_of(request), base_url(request), caller, epu, self_link(request),
-                   client_address(request))  # fmt: skip
+    body = await changes_of(request).run(release, base_url(request), caller, epu,
+                                         self_link(request), client_address(request))  # fmt: skip
     return fhir_response(body)
 
 
@@ -75,55 +75,55 @@ def release_prescription(
     summary="The prescriber cancels (Parameters{epu, reason})",
     dependencies=[GUARDED_LOOKUP],
 )
-def cancel_prescription(
+async def cancel_prescription(
     request: Request,
     parameters: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.PRESCRIBER),
 ) -> Response:
     epu = _epu_parameter(parameters)
     reason = required_text(parameters, "reason")
-    group = cancel(engine_of(request), caller, epu, reason, client_address(request))
+    group = await changes_of(request).run(cancel, caller, epu, reason, client_address(request))
     return fhir_response(group)
 
 
 @router.put("/fhir/Task/{task_id}", summary="The holding lab updates a line Task (If-Match)")
-def put_task(
+async def put_task(
     request: Request,
     task_id: str,
     task: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.LAB),
     if_match: str | None = Header(default=None),
 ) -> Response:
-    updated = update_task(
-        engine_of(request), caller, task_id, if_match,
+    updated = await changes_of(request).run(
+        update_task, caller, task_id, if_match,
         replacement=require_resource(task, "Task"), address=client_address(request),
     )  # fmt: skip
     return _task_answer(updated.resource, updated.version)
 
 
 @router.patch("/fhir/Task/{task_id}", summary="The holding lab patches a line Task (JSON Patch)")
-def patch_task(
+async def patch_task(
     request: Request,
     task_id: str,
     patch: Any = Depends(json_patch_body),
     caller: Caller = requires(Role.LAB),
     if_match: str | None = Header(default=None),
 ) -> Response:
-    updated = update_task(
-        engine_of(request), caller, task_id, if_match, patch=patch, address=client_address(request)
+    updated = await changes_of(request).run(
+        update_task, caller, task_id, if_match, patch=patch, address=client_address(request)
     )
     return _task_answer(updated.resource, updated.version)
 
 
 @router.post("/fhir/ServiceRequest", summary="The biologist adds or replaces a line")
-def add_line(
+async def add_line(
     request: Request,
     service_request: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.LAB),
     x_provenance: str | None = Header(default=None),
 ) -> Response:
-    stored = adapt(
-        engine_of(request), terminology_of(request), caller,
+    stored = await changes_of(request).run(
+        adapt, terminology_of(request), caller,
         require_resource(service_request, "ServiceRequest"),
         _provenance_reason(x_provenance), client_address(request),
     )  # fmt: skip

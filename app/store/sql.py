@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.util import await_only
 from sqlmodel import Session
 
 _NAMED = re.compile(r":(\w+)")
@@ -123,6 +125,9 @@ class PositionalStatement:
         self.sql = sql
 
     def execute(self, connection: Any, values: Sequence[Any]) -> None:
+        if isinstance(connection, AdaptedConnection):  # a change on the loop (app.store.changes)
+            await_only(self.execute_async(connection.driver_connection, values))
+            return
         cursor = psycopg.RawCursor(connection)
         try:
             cursor.execute(self.sql, values)
@@ -137,12 +142,22 @@ class PositionalStatement:
             await cursor.close()
 
     def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if isinstance(connection, AdaptedConnection):
+            return await_only(self._rows_async(connection.driver_connection, values))
         cursor = psycopg.RawCursor(connection)
         try:
             cursor.execute(self.sql, values)
             return list(cursor.fetchall())
         finally:
             cursor.close()
+
+    async def _rows_async(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = psycopg.AsyncRawCursor(connection)
+        try:
+            await cursor.execute(self.sql, values)
+            return list(await cursor.fetchall())
+        finally:
+            await cursor.close()
 
 
 def driver_connection(session: Session) -> Any:
