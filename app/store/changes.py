@@ -34,9 +34,6 @@ a process holds at most 50 of PostgreSQL's connections (100 by default: two work
 
 
 class Changes(Protocol):
-    engine: Engine
-    """The engine changes run on (on PostgreSQL, usable only inside `run`)."""
-
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T: ...
@@ -51,12 +48,12 @@ class LoopChanges:
         self._async_engine: AsyncEngine = create_async_engine(
             engine.url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_recycle=1800
         )
-        self.engine = self._async_engine.sync_engine
+        self._engine = self._async_engine.sync_engine  # usable only inside `run`
 
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        result: T = await greenlet_spawn(functools.partial(work, self.engine, *args, **kwargs))
+        result: T = await greenlet_spawn(functools.partial(work, self._engine, *args, **kwargs))
         return result
 
     async def close(self) -> None:
@@ -67,12 +64,12 @@ class ThreadedChanges:
     """SQLite: changes in the thread pool, on the ordinary engine."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self._engine = engine
 
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await run_in_threadpool(work, self.engine, *args, **kwargs)
+        return await run_in_threadpool(work, self._engine, *args, **kwargs)
 
     async def close(self) -> None:
         return None
