@@ -48,3 +48,15 @@ def error(
         error_code=error_code,
     )
     return GatewayError(status=status, issues=[issue], headers=headers or {})
+
+
+def version_conflict(resource_type: str, resource_id: str, seen_version: int) -> GatewayError:
+    """412: the resource moved on since the version the client (or an operation) read."""
+    return error(
+        412,
+        "VERSION_CONFLICT",
+        f"{resource_type}/{resource_id[:64]} changed since version {seen_version}: "
+        "read it again and retry.",
+        f"{resource_type}.meta.versionId",
+        issue_type="conflict",
+    )

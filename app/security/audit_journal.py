@@ -22,7 +22,8 @@ from sqlalchemy import Engine
 
 from app.store.async_reads import PostgresReader
 from app.store.database import transaction
-from app.store.resources import insert_resource_rows, new_resources_statement, resource_row
+from app.store.pending import write_statement
+from app.store.resources import insert_resource_rows, resource_row
 
 MAX_BATCH = 500
 
@@ -124,7 +125,7 @@ class LoopJournal:
     async def _write_batches(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            statement, values = new_resources_statement([row for row, _ in batch])
+            statement, values = write_statement([], [], [row for row, _ in batch], [])
             try:
                 await self._reader.execute(statement, values)
             except Exception as failure:  # every waiting request fails, none answers unaudited

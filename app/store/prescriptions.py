@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app.store.pending import save_prescription_row
 from app.store.sql import Insert, Statement, as_datetime, driver_connection
 
 
@@ -44,10 +45,6 @@ _LOCK_OF_TASK = Statement(
     postgresql_lock=True,
 )
 _LOCKED = "epu.locked_prescriptions"
-_SAVE = Statement(
-    "UPDATE prescriptions SET status = :status, owner_lab = :owner_lab, round = :round, "
-    "last_updated = :last_updated, version = :version WHERE epu = :epu"
-)
 
 
 _INSERT = Insert("prescriptions", (*_COLUMNS.split(", "), "created_at"))
@@ -135,13 +132,16 @@ def _record(row: tuple[Any, ...]) -> PrescriptionRecord:
 
 
 def save_prescription(session: Session, record: PrescriptionRecord) -> None:
-    """Write back what operations change: status, holder, round, last update and version."""
-    _SAVE.execute(
-        driver_connection(session),
-        epu=record.epu,
-        status=record.status,
-        owner_lab=record.owner_lab,
-        round=record.round,
-        last_updated=record.last_updated,
-        version=record.version,
+    """Write back what operations change: status, holder, round, last update and version (when
+    the session commits, with the operation's other writes: app.store.pending)."""
+    save_prescription_row(
+        session,
+        {
+            "epu": record.epu,
+            "status": record.status,
+            "owner_lab": record.owner_lab,
+            "round": record.round,
+            "last_updated": record.last_updated,
+            "version": record.version,
+        },
     )

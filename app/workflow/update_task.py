@@ -10,13 +10,12 @@ import jsonpatch
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app.domain.errors import GatewayError, Issue, error
+from app.domain.errors import GatewayError, Issue, error, version_conflict
 from app.domain.task_status import Operation, Status
 from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
 from app.store.prescriptions import lock_prescription_of_task
-from app.store.resources import version_conflict
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.renew import renew_if_round_done
