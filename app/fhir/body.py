@@ -64,16 +64,17 @@ def parse_json(body: bytes, max_bytes: int) -> Any:
 
 def nesting_depth(document: Any) -> int:
     """How deep objects and arrays nest, found without recursion."""
+    if not isinstance(document, dict | list):
+        return 0
     deepest = 0
     pending = [(document, 1)]
     while pending:
         node, depth = pending.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return deepest
-            children = node.values() if isinstance(node, dict) else node
-            pending.extend((child, depth + 1) for child in children)
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 

@@ -40,8 +40,7 @@ class PostgresReader:
 
     async def rows(self, statement: Statement, **parameters: Any) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as connection:
-            cursor = await connection.execute(statement.postgresql, parameters)
-            return await cursor.fetchall()
+            return await statement.rows_async(connection, **parameters)
 
     async def execute(self, statement: PositionalStatement, values: list[Any]) -> None:
         """One write, committed on its own (the pool is in autocommit)."""

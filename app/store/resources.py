@@ -38,8 +38,10 @@ def new_ids(count: int) -> list[str]:
     return [f"{prefix}{index:04x}{tail}" for index in range(count)]
 
 
+@functools.lru_cache(maxsize=64)
 def instant(moment: datetime) -> str:
-    """A UTC datetime as a FHIR instant."""
+    """A UTC datetime as a FHIR instant (an operation stamps everything it writes with one
+    moment: cached, strftime cost 2% of a done's CPU)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
