@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.store.pending import save_prescription_row
+from app.store.resources import ResourceRow, of_prescription
 from app.store.sql import Insert, Statement, as_datetime, driver_connection
 
 
@@ -37,14 +38,27 @@ _COLUMNS = (
     "rounds_total, round, last_updated, version"
 )
 _READ = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu")
-# On SQLite the writer already holds the database's lock (BEGIN IMMEDIATE).
-_LOCK = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu", postgresql_lock=True)
+# A change locks the row and reads its Tasks in one statement. In READ COMMITTED that statement
+# reads the Tasks as they stood when it started, and a change that committed while it waited for
+# the lock is seen only in the locked row: the version it reads through the subquery (of the
+# statement's start) then differs from the locked row's, and the Tasks are read again. Every
+# change to a Task saves the row with the next version (app.workflow.state.summarise). On
+# SQLite the writer already holds the database's lock (BEGIN IMMEDIATE).
+_WITH_TASKS = (
+    "SELECT " + ", ".join(f"p.{name}" for name in _COLUMNS.split(", ")) + ", "
+    "(SELECT started.version FROM prescriptions started WHERE started.epu = p.epu), "
+    "r.id, r.version_id, r.body FROM prescriptions p "
+    "LEFT JOIN resources r ON r.epu = p.epu AND r.resource_type = 'Task' WHERE p.epu = {epu}"
+)
+_LOCK = Statement(_WITH_TASKS.format(epu=":epu"), postgresql_lock="FOR UPDATE OF p")
 _LOCK_OF_TASK = Statement(
-    f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = "
-    "(SELECT epu FROM resources WHERE resource_type = 'Task' AND id = :task_id)",
-    postgresql_lock=True,
+    _WITH_TASKS.format(
+        epu="(SELECT epu FROM resources WHERE resource_type = 'Task' AND id = :task_id)"
+    ),
+    postgresql_lock="FOR UPDATE OF p",
 )
 _LOCKED = "epu.locked_prescriptions"
+_LOCKED_TASKS = "epu.locked_tasks"
 
 
 _INSERT = Insert("prescriptions", (*_COLUMNS.split(", "), "created_at"))
@@ -96,21 +110,38 @@ def read_prescription(
     locked: dict[str, PrescriptionRecord] = session.info.setdefault(_LOCKED, {})
     if epu in locked:
         return locked[epu]
-    rows = (_LOCK if for_update else _READ).rows(driver_connection(session), epu=epu)
-    record = _record(rows[0]) if rows else None
-    if record is not None and for_update:
-        locked[epu] = record
-    return record
+    if for_update:
+        return _hold(session, _LOCK.rows(driver_connection(session), epu=epu))
+    rows = _READ.rows(driver_connection(session), epu=epu)
+    return _record(rows[0]) if rows else None
 
 
 def lock_prescription_of_task(session: Session, task_id: str) -> PrescriptionRecord | None:
     """The prescription a Task belongs to, locked as `read_prescription(for_update=True)` does
     (a line update knows only its Task: this finds and locks in one statement)."""
-    rows = _LOCK_OF_TASK.rows(driver_connection(session), task_id=task_id)
+    return _hold(session, _LOCK_OF_TASK.rows(driver_connection(session), task_id=task_id))
+
+
+def locked_tasks(session: Session, epu: str) -> list[ResourceRow]:
+    """The Task rows of a prescription this transaction locked, as read with the lock (once),
+    in creation order."""
+    found: list[ResourceRow] | None = session.info.get(_LOCKED_TASKS, {}).pop(epu, None)
+    return found if found is not None else of_prescription(session, epu, ["Task"])
+
+
+def _hold(session: Session, rows: list[tuple[Any, ...]]) -> PrescriptionRecord | None:
+    """The locked row, remembered with the Tasks read with it (see _WITH_TASKS)."""
     if not rows:
         return None
-    record = _record(rows[0])
+    record = _record(rows[0][:11])
     session.info.setdefault(_LOCKED, {})[record.epu] = record
+    if rows[0][11] == record.version:
+        tasks = [
+            ResourceRow("Task", task_id, version, bytes(body))
+            for *_, task_id, version, body in rows
+            if task_id is not None
+        ]
+        session.info.setdefault(_LOCKED_TASKS, {})[record.epu] = sorted(tasks, key=lambda t: t.id)
     return record
 
 

@@ -14,13 +14,12 @@ from app.domain.task_status import Operation, Status, check_move, group_status
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
 from app.security.audit import agent_identifier
 from app.security.caller import Caller, Role
-from app.store.prescriptions import PrescriptionRecord, save_prescription
+from app.store.prescriptions import PrescriptionRecord, locked_tasks, save_prescription
 from app.store.resources import (
     insert_resource,
     instant,
     loads,
     new_ids,
-    of_prescription,
     replace_resource,
 )
 from app.workflow.access import find_for
@@ -68,9 +67,7 @@ class Held:
 
 def load(session: Session, caller: Caller, epu: str, expression: str = "epu") -> Held:
     prescription = find_for(session, caller, epu, expression, for_update=True)
-    tasks = [
-        TaskVersion(loads(row), row.version_id) for row in of_prescription(session, epu, ["Task"])
-    ]
+    tasks = [TaskVersion(loads(row), row.version_id) for row in locked_tasks(session, epu)]
     group = next(task for task in tasks if task.id == prescription.group_task_id)
     return Held(prescription, group, [task for task in tasks if task.id != group.id])
 

@@ -4,20 +4,24 @@ exactly one wins, and a failure leaves nothing half-done."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
 from app.domain.errors import GatewayError
+from app.domain.task_status import Operation, Status
+from app.security.caller import Caller, Role
 from app.store.database import transaction
 from app.store.resources import insert_resource, instant, new_ids, replace_resource
 from app.store.tables import Prescription, ResourceVersion, StoredResource
 from app.workflow import claim as claim_module
 from app.workflow.access import now
+from app.workflow.state import Held, load, move, summarise
 from tests.conftest import LAB, OTHER_LAB, Tokens
 from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
 
@@ -134,3 +138,52 @@ def test_a_version_stored_meanwhile_refuses_the_whole_change(
         stored = session.get(StoredResource, ("Task", line["id"]))
         assert stored is not None and (stored.status, stored.version_id) == ("completed", seen + 1)
         assert session.get(ResourceVersion, ("Task", line["id"], seen + 2)) is None
+
+
+def test_a_change_that_waited_for_the_lock_sees_the_tasks_the_holder_wrote(
+    client: TestClient, tokens: Tokens
+) -> None:
+    """A change locks the prescription and reads its Tasks in one statement, whose view of the
+    Tasks dates from before it waited: once the holder commits, the waiting change must still see
+    the Tasks as the holder left them, not as they were."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers queue at BEGIN IMMEDIATE, before they read anything")
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    lab = Caller("lab-test", Role.LAB, lab=LAB)
+    waited: list[Held] = []
+
+    def second_change() -> None:
+        with transaction(engine) as session:
+            waited.append(load(session, lab, epu))
+
+    with transaction(engine) as session:
+        held = load(session, lab, epu)
+        line = held.lines[0]
+        move(session, line, Status.IN_PROGRESS, Operation.UPDATE, now())
+        summarise(session, held, now())
+        second = threading.Thread(target=second_change)
+        second.start()
+        wait_for_a_lock_wait(engine)
+    second.join()
+
+    seen = waited[0].line(line.id)
+    assert seen is not None
+    assert (seen.status, seen.version) == (Status.IN_PROGRESS, line.version)
+    assert waited[0].prescription.version == held.prescription.version
+
+
+def wait_for_a_lock_wait(engine: Engine, deadline_seconds: float = 10.0) -> None:
+    """Returns once some session of this database waits for a row lock."""
+    deadline = time.monotonic() + deadline_seconds
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one()  # fmt: skip
+            if waiting:
+                return
+            connection.rollback()
+    raise AssertionError("the second change never waited for the lock")
