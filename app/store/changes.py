@@ -27,10 +27,13 @@ from sqlalchemy.util import greenlet_spawn
 P = ParamSpec("P")
 T = TypeVar("T")
 
-POOL_SIZE = 5
-MAX_OVERFLOW = 15
-"""Kept and at most 20 connections per process; with the sync engine's 20 and the reader's 10,
-a process holds at most 50 of PostgreSQL's connections (100 by default: two workers)."""
+POOL_SIZE = 20
+MAX_OVERFLOW = 0
+"""20 connections per process, all kept: with 5 kept and 15 overflowing, at 16 concurrent dones
+the overflow was closed at each return and opened again at the next checkout, and PostgreSQL
+spent more CPU forking backends than running the statements. With the sync engine's 15 and the
+reader's 10, a process holds at most 45 of PostgreSQL's connections (100 by default, 3 of them
+kept for superusers: two workers)."""
 
 
 class Changes(Protocol):

@@ -24,7 +24,7 @@ def create_database_engine(settings: Settings) -> Engine:
         return engine
     # No pre-ping: it cost a round trip per request. A connection PostgreSQL dropped fails the one
     # request using it, and SQLAlchemy then invalidates the pool.
-    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    return create_engine(url, pool_size=10, max_overflow=5, pool_recycle=1800)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
