@@ -1,7 +1,8 @@
 """Load on a running gateway: requests per second and latency of the hot workloads.
 
     PYTHONPATH=. python scripts/bench/load.py [--database sqlite|postgres] [--workers 2]
-        [--duration 10] [--concurrency 1,16] [--workloads create,pull,claim,done,scan]
+        [--duration 10] [--concurrency 1,16]
+        [--workloads create,pull,claim,done,done-together,scan]
 
 It starts the gateway itself (`epu serve` on a free loopback port; for PostgreSQL in a scratch
 database it creates and drops), with a request budget per token far above what the load sends
@@ -17,9 +18,10 @@ concurrency, each sending its next request when the answer to the last one is in
 
 Workloads: create (1 Patient, 1 Practitioner, 5 ServiceRequests, 1 Observation), pull by
 requisition with _include/_revinclude, claim (each on a prescription nobody holds yet), done
-(PUT a claimed line to `completed` with If-Match) and scan (a JPEG photo of the QR). Claim and
-done consume what earlier runs made; when that pool runs out the run stops early and its
-rate is over the time it actually ran.
+(PUT a claimed line to `completed` with If-Match, lines of different prescriptions in flight
+together), done-together (the same, the five lines of a prescription in flight together) and
+scan (a JPEG photo of the QR). Claim and the dones consume what earlier runs made; when that
+pool runs out the run stops early and its rate is over the time it actually ran.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import itertools
 import json
 import uuid
 from dataclasses import dataclass
@@ -51,7 +54,7 @@ PULL_QUERY = (
     "&_revinclude=Task:focus&_revinclude=Provenance:target"
 )
 GATEWAY_ENV = {"EPU_TOKEN_REQUEST_BUDGET_PER_MINUTE": str(10**9)}
-CONSUMED = {"claim", "done"}
+CONSUMED = {"claim", "done", "done-together"}
 """Workloads whose requests can each be sent once only."""
 PHOTOS = 20
 WRK_THREADS = 1
@@ -111,7 +114,7 @@ class Workloads:
         it stopped may still land after the run, so the database alone cannot tell."""
 
     def requests(self, workload: str) -> list[Request]:
-        return getattr(self, f"_{workload}")()  # type: ignore[no-any-return]
+        return getattr(self, "_" + workload.replace("-", "_"))()  # type: ignore[no-any-return]
 
     def record(self, outcome: Outcome) -> None:
         self.taken.update(request.uses for request in outcome.taken if request.uses)
@@ -153,15 +156,31 @@ class Workloads:
         return requests
 
     def _done(self) -> list[Request]:
-        """Each accepted line, PUT back as `completed` by the lab that holds it."""
+        """Each accepted line, PUT back as `completed` by the lab that holds it, in turns across
+        the prescriptions (a first line of each, then a second...): the requests in flight
+        together are lines of different prescriptions, as from many labs at once."""
+        by_prescription: dict[str, list[Request]] = {}
+        for request, epu in self._done_requests():
+            by_prescription.setdefault(epu, []).append(request)
+        turns = itertools.zip_longest(*by_prescription.values())
+        return [request for turn in turns for request in turn if request is not None]
+
+    def _done_together(self) -> list[Request]:
+        """The same, the lines of one prescription one after the other: at concurrency 16 the
+        five lines of three prescriptions are in flight together, and queue on their locks (a
+        lab's software sending a whole report's lines at once)."""
+        return [request for request, _ in self._done_requests()]
+
+    def _done_requests(self) -> list[tuple[Request, str]]:
         requests = []
-        for task, version, lab in accepted_lines(self.database):
+        for task, version, lab, epu in accepted_lines(self.database):
             if task["id"] in self.taken:
                 continue
             headers = {"Authorization": self.lab_tokens[lab], "Content-Type": FHIR,
                        "If-Match": f'W/"{version}"'}  # fmt: skip
             body = as_json({**task, "status": "completed"})
-            requests.append(Request("PUT", f"/fhir/Task/{task['id']}", headers, body, task["id"]))
+            path = f"/fhir/Task/{task['id']}"
+            requests.append((Request("PUT", path, headers, body, task["id"]), epu))
         return requests
 
     def _scan(self) -> list[Request]:
@@ -187,15 +206,17 @@ def unclaimed_epus(database: Engine) -> list[str]:
             "ORDER BY created_at")))  # fmt: skip
 
 
-def accepted_lines(database: Engine) -> list[tuple[dict[str, Any], int, str]]:
-    """(Task, its version, the lab holding it) of every line Task still `accepted`."""
+def accepted_lines(database: Engine) -> list[tuple[dict[str, Any], int, str, str]]:
+    """(Task, its version, the lab holding it, its EPU) of every line Task still `accepted`, in
+    creation order."""
     with database.connect() as connection:
         rows = connection.execute(text(
-            "SELECT r.body, r.version_id, p.owner_lab FROM resources r "
+            "SELECT r.body, r.version_id, p.owner_lab, p.epu FROM resources r "
             "JOIN prescriptions p ON p.epu = r.epu "
             "WHERE r.resource_type = 'Task' AND r.status = 'accepted' "
             "AND r.id <> p.group_task_id AND p.owner_lab IS NOT NULL ORDER BY r.id"))  # fmt: skip
-        return [(json.loads(body), int(version), str(lab)) for body, version, lab in rows]
+        return [(json.loads(body), int(version), str(lab), str(epu))
+                for body, version, lab, epu in rows]  # fmt: skip
 
 
 @dataclass
@@ -240,7 +261,7 @@ def main() -> None:
         "--duration", type=float, default=10.0, help=f"seconds per run, <= {MAX_DURATION}"
     )
     parser.add_argument("--concurrency", default="1,16")
-    parser.add_argument("--workloads", default="create,pull,claim,done,scan")
+    parser.add_argument("--workloads", default="create,pull,claim,done,done-together,scan")
     arguments = parser.parse_args()
     require_wrk()
     seconds = round(min(max(arguments.duration, 1.0), MAX_DURATION))
