@@ -10,14 +10,15 @@ prescription copies them with new ids, EPU and prescriber (one of 5,000, or of -
 growth.py compares 10k with 1M at the same number of prescriptions per prescriber), 1 to 8 lines (lines
 past the fifth are copies of the fifth), a status from a realistic mix written into its Tasks,
 and a last update spread over 18 months (every time the template wrote at its creation:
-meta.lastUpdated, Task.lastModified, AuditEvent.recorded).
+meta.lastUpdated, Task.lastModified, AuditEvent.recorded). Every seeded resource is at its
+version 1: `resource_versions`, which keeps superseded versions, stays empty.
 
 Speed comes from doing the per-row work once: each (status, line count) pair is compiled into
-binary COPY data with holes for the ids, EPU, RPPS and times, so a prescription is four
+binary COPY data with holes for the ids, EPU, RPPS and times, so a prescription is three
 `bytes % values`, made by a thread while PostgreSQL loads the batch before. Into empty tables
 everything goes in one transaction: it truncates them (so that COPY FREEZE may skip the later
-hint-bit rewrite of every page), drops their indexes but the two primary keys that receive ids
-in order, loads, and builds the indexes again from their own definitions, so the schema ends as
+hint-bit rewrite of every page), drops their indexes but the resources' primary key, which
+receives ids in order, loads, and builds the indexes again from their own definitions, so the schema ends as
 the migrations made it; stopped halfway, it leaves the tables as they were. Into tables that
 already hold rows, it only adds them.
 """
@@ -67,13 +68,12 @@ TABLES = {
     "prescriptions": "epu, prescriber_rpps, status, group_task_id, authored_on, expires_at, "
     "rounds_total, round, created_at, last_updated, version",
     "resources": "resource_type, id, version_id, last_updated, epu, status, body",
-    "resource_versions": "resource_type, id, version_id, last_updated, body",
     "idempotency_records": "key, content_hash, epu, response, created_at",
 }
 
 # Their ids start with the serial, so rows come in key order: keeping them costs less than
 # building them again from 14 million rows.
-KEPT_WHILE_LOADING = ("resources_pkey", "resource_versions_pkey")
+KEPT_WHILE_LOADING = ("resources_pkey",)
 Connection = psycopg.Connection[tuple[object, ...]]
 
 # A hole is named by a str and filled by bytes of the length given here (any other hole is a
@@ -182,12 +182,9 @@ class Formats:
         self.ids = [(hole.encode(), b"%04x" % n) for n, hole in enumerate(ids)]
         self.prescriptions = {status: _format(self._prescription(status)) for status, _ in STATUSES}
         self.resources: dict[tuple[str, int], bytes] = {}
-        self.versions: dict[tuple[str, int], bytes] = {}
         for status, _ in STATUSES:
             for count in range(1, MAX_LINES + 1):
-                current, versions = self._resources(status, count)
-                self.resources[status, count] = _format(current)
-                self.versions[status, count] = _format(versions)
+                self.resources[status, count] = _format(self._resources(status, count))
         # The stored response is the template's own, as before: a seeded key is never replayed.
         self.idempotency = _format([_fields(5), *_hole("key"), *_hole("hash"), *_hole("epu"),
                                     _text(template.idempotency), *_hole("created")])  # fmt: skip
@@ -197,15 +194,15 @@ class Formats:
                 *_hole("created"), *_hole("expires"), ONE, ONE, *_hole("created"),
                 *_hole("updated"), ONE]  # fmt: skip
 
-    def _resources(self, status: str, count: int) -> tuple[list[Part], list[Part]]:
-        """Both tables' rows for one prescription: the fixed resources, then each line's
-        ServiceRequest and Task (whose focus is its own line's copy)."""
+    def _resources(self, status: str, count: int) -> list[Part]:
+        """The `resources` rows of one prescription: the fixed resources, then each line's
+        ServiceRequest and Task (whose focus is its own line's copy). Each is at its version 1,
+        so none has a superseded version in `resource_versions`."""
         rows = [(row, hole, self.common) for row, hole in self.fixed]
         for n, (line, task) in enumerate(self.copies[:count]):
             names = {**self.common, line[1]: f"line{n}", task[1]: f"task{n}"}
             rows += [(line, f"line{n}", names), (task, f"task{n}", names)]
         current: list[Part] = []
-        versions: list[Part] = []
         for (resource_type, _, row_status, body), hole, names in rows:
             if resource_type == "Task":
                 body = body.replace(b'"status":"requested"', b'"status":"%s"' % status.encode())
@@ -214,8 +211,7 @@ class Formats:
             state = NULL if row_status is None else _text(row_status)
             current += [_fields(7), kind, *_hole(hole), ONE, *_hole("updated"), *_hole("epu"),
                         state, *filled]  # fmt: skip
-            versions += [_fields(5), kind, *_hole(hole), ONE, *_hole("updated"), *filled]
-        return current, versions
+        return current
 
 
 def _status() -> str:
@@ -245,7 +241,7 @@ def make_batch(
     now_us = (now - POSTGRES_EPOCH) // MICROSECOND
     spread_us, created_spread_us = SPREAD // MICROSECOND, timedelta(days=10) // MICROSECOND
     year_us = timedelta(days=365) // MICROSECOND
-    prescriptions, resources, versions, idempotency = [], [], [], []
+    prescriptions, resources, idempotency = [], [], []
     for serial in range(first_serial, first_serial + count):
         updated = now_us - int(spread_us * random.random())
         updated -= updated % 1000  # bodies say milliseconds
@@ -265,11 +261,9 @@ def make_batch(
         status, lines = _status(), random.randint(1, MAX_LINES)
         prescriptions.append(formats.prescriptions[status] % values)
         resources.append(formats.resources[status, lines] % values)
-        versions.append(formats.versions[status, lines] % values)
         idempotency.append(formats.idempotency % values)
     return Batch(count, {"prescriptions": b"".join(prescriptions),
                          "resources": b"".join(resources),
-                         "resource_versions": b"".join(versions),
                          "idempotency_records": b"".join(idempotency)})  # fmt: skip
 
 

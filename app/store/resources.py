@@ -208,9 +208,11 @@ def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Stat
     return Statement(template.format(types=", ".join(f"'{name}'" for name in resource_types)))
 
 
-def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceVersion]:
-    """Every version of a resource, newest first."""
-    write_pending(session)
+def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceRow]:
+    """Every version of a resource, newest first: the current row, then those it superseded."""
+    row = current(session, resource_type, resource_id)
+    if row is None:
+        return []
     statement = (
         select(ResourceVersion)
         .where(
@@ -219,7 +221,22 @@ def versions(session: Session, resource_type: str, resource_id: str) -> list[Res
         )
         .order_by(col(ResourceVersion.version_id).desc())
     )
-    return list(session.execute(statement).scalars())
+    superseded = session.execute(statement).scalars()
+    return [
+        ResourceRow(resource_type, resource_id, version.version_id, version.body)
+        for version in [row, *superseded]
+    ]
+
+
+def version_body(
+    session: Session, resource_type: str, resource_id: str, version_id: int
+) -> bytes | None:
+    """The body of one version of a resource, or None."""
+    row = current(session, resource_type, resource_id)
+    if row is not None and row.version_id == version_id:
+        return row.body
+    stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
+    return stored.body if stored is not None else None
 
 
 def loads(row: HasBody) -> dict[str, Any]:

@@ -61,7 +61,8 @@ class StoredResource(SQLModel, table=True):
 
 
 class ResourceVersion(SQLModel, table=True):
-    """Every version of every resource, for `_history`."""
+    """Every superseded version of every resource, for `_history` (the current one is its
+    `resources` row)."""
 
     __tablename__ = "resource_versions"
 

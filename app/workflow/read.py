@@ -9,8 +9,8 @@ from app.domain.errors import GatewayError, error
 from app.fhir.searchset import Hit
 from app.security.caller import Caller, Role
 from app.store.database import transaction
-from app.store.resources import current, versions
-from app.store.tables import ResourceVersion, StoredResource
+from app.store.resources import current, version_body, versions
+from app.store.tables import StoredResource
 from app.workflow.access import find_for
 
 READABLE_TYPES = {
@@ -40,10 +40,10 @@ def version(
 ) -> bytes:
     with transaction(engine) as session:
         _visible(session, caller, resource_type, resource_id)
-        stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
-        if stored is None:
+        body = version_body(session, resource_type, resource_id, version_id)
+        if body is None:
             raise _not_found(resource_type, f"{resource_id}/_history/{version_id}")
-        return stored.body
+        return body
 
 
 def _visible(

@@ -58,7 +58,7 @@ def test_old_closed_prescriptions_go_and_the_rest_stays(client: TestClient, toke
     purged = purge(engine, now - timedelta(days=90), now, batch=1)
 
     assert (purged.prescriptions, purged.batches) == (2, 2)
-    assert purged.resources > 0 and purged.versions >= purged.resources
+    assert purged.resources > 0 and purged.versions > 0  # the Tasks moved: superseded versions
     for gone in (old_completed, old_cancelled):
         assert _count(engine, "prescriptions", gone) == 0
         assert _count(engine, "resources", gone) == 0
