@@ -54,7 +54,7 @@ class StoredResource(SQLModel, table=True):
     resource_type: str = Field(primary_key=True, max_length=40)
     id: str = Field(primary_key=True, max_length=64)
     version_id: int
-    last_updated: datetime = Field(index=True)
+    last_updated: datetime
     epu: str = Field(max_length=18)
     status: str | None = Field(default=None, max_length=32)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
