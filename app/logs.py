@@ -30,6 +30,10 @@ class JsonFormatter(logging.Formatter):
 def configure_logging() -> None:
     """JSON lines on stderr for the gateway's loggers, once per process."""
     logger = logging.getLogger("epu")
+    # Nothing we write says where a record was made or by which thread or process: without
+    # these, logging skips walking the stack for every record (its documented optimisation).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())

@@ -8,13 +8,14 @@ import re
 import time
 import uuid
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import internal_error
-from app.security.headers import security_headers
+from app.security.headers import raw_security_headers
 
 REQUEST_ID = "x-request-id"
+_REQUEST_ID = REQUEST_ID.encode()
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 UNMATCHED = "-"
 
@@ -45,11 +46,15 @@ class GatewayMiddleware:
         async def send_hardened(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answered.append(message["status"])
-                headers = MutableHeaders(scope=message)
-                present = {name.lower() for name in headers}
-                for name, value in security_headers(scope["path"], present).items():
-                    headers[name] = value
-                headers[REQUEST_ID] = request_id
+                # On the raw list: MutableHeaders scans it again for every header it sets.
+                raw = message.get("headers") or []
+                added = raw_security_headers(scope["path"], {name.lower() for name, _ in raw})
+                message["headers"] = [
+                    *((name, value) for name, value in raw
+                      if name.lower() not in added and name.lower() != _REQUEST_ID),
+                    *added.items(),
+                    (_REQUEST_ID, request_id.encode("latin-1")),
+                ]  # fmt: skip
             await send(message)
 
         error_type = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 # The interactive docs load Swagger UI / ReDoc from their CDN and run an inline bootstrap script.
 DOCS_POLICY = (
@@ -32,3 +34,20 @@ def security_headers(path: str, present: set[str]) -> dict[str, str]:
     if path == "/fhir" or path.startswith(NO_STORE_PREFIXES):
         headers["cache-control"] = "no-store"
     return headers
+
+
+def raw_security_headers(path: str, present: set[bytes]) -> dict[bytes, bytes]:
+    """The same, as ASGI raw header names and values (names lower-case), for the middleware."""
+    docs = path.startswith(DOCS_PATHS)
+    no_store = path == "/fhir" or path.startswith(NO_STORE_PREFIXES)
+    return _encoded(docs, no_store, b"content-security-policy" in present)
+
+
+@functools.cache
+def _encoded(docs: bool, no_store: bool, has_policy: bool) -> dict[bytes, bytes]:
+    path = DOCS_PATHS[0] if docs else NO_STORE_PREFIXES[0] if no_store else "/"
+    present = {"content-security-policy"} if has_policy else set()
+    return {
+        name.encode("latin-1"): value.encode("latin-1")
+        for name, value in security_headers(path, present).items()
+    }
