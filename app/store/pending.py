@@ -32,10 +32,10 @@ _RESOURCES = "epu.pending_resources"
 _UPDATES = "epu.pending_updates"
 _VERSIONS = "epu.pending_versions"
 
-RESOURCE_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "epu", "status", "body")
-VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
-SAVE_COLUMNS = ("epu", "status", "owner_lab", "round", "last_updated", "version")
-UPDATE_COLUMNS = ("resource_type", "id", "seen_version", "version_id", "last_updated", "status",
+_RESOURCE_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "epu", "status", "body")
+_VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "body")
+_SAVE_COLUMNS = ("epu", "status", "owner_lab", "round", "last_updated", "version")
+_UPDATE_COLUMNS = ("resource_type", "id", "seen_version", "version_id", "last_updated", "status",
                   "body")  # fmt: skip
 _RESOURCE_CASTS = ("text", "text", "int", "timestamptz", "text", "text", "bytea")
 _VERSION_CASTS = ("text", "text", "int", "timestamptz", "bytea")
@@ -64,18 +64,18 @@ def pending_update(session: Session, key: tuple[str, str]) -> dict[str, Any] | N
 
 
 def add_update(session: Session, row: dict[str, Any]) -> None:
-    """A new version of a stored resource (UPDATE_COLUMNS). A version this operation made and
+    """A new version of a stored resource (a row of _UPDATE_COLUMNS). A version this operation made and
     now supersedes goes to the history from here; the stored one is copied when it is written."""
     updates: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault(_UPDATES, {})
     key = (row["resource_type"], row["id"])
     if key in updates:
-        session.info.setdefault(_VERSIONS, []).append(history_row(updates[key]))
+        session.info.setdefault(_VERSIONS, []).append(_history_row(updates[key]))
     updates[key] = row
 
 
-def history_row(row: dict[str, Any]) -> dict[str, Any]:
+def _history_row(row: dict[str, Any]) -> dict[str, Any]:
     """The `resource_versions` row of a resource row."""
-    return {name: row[name] for name in VERSION_COLUMNS}
+    return {name: row[name] for name in _VERSION_COLUMNS}
 
 
 @event.listens_for(Session, "before_commit")
@@ -113,10 +113,10 @@ def write_statement(
     """PostgreSQL: all of it in one statement, atomic on its own, which answers the
     (resource_type, id) of each update it stored. The audit journal, which has no session,
     writes its batches with it too."""
-    values = [row[name] for row in saves for name in SAVE_COLUMNS]
-    values += [row[name] for row in updates for name in UPDATE_COLUMNS]
-    values += [row[name] for row in resources for name in RESOURCE_COLUMNS]
-    values += [row[name] for row in versions for name in VERSION_COLUMNS]
+    values = [row[name] for row in saves for name in _SAVE_COLUMNS]
+    values += [row[name] for row in updates for name in _UPDATE_COLUMNS]
+    values += [row[name] for row in resources for name in _RESOURCE_COLUMNS]
+    values += [row[name] for row in versions for name in _VERSION_COLUMNS]
     return _sql(len(saves), len(updates), len(resources), len(versions)), values
 
 
@@ -134,15 +134,15 @@ def _sql(saves: int, updates: int, resources: int, versions: int) -> PositionalS
         first += len(columns) * count
         return f"({listed}) AS v({', '.join(columns)})"
 
-    history = f"INSERT INTO resource_versions ({', '.join(VERSION_COLUMNS)})"
+    history = f"INSERT INTO resource_versions ({', '.join(_VERSION_COLUMNS)})"
     if saves:
         ctes.append(
             "saved AS (UPDATE prescriptions AS p SET status = v.status, owner_lab = v.owner_lab, "
             "round = v.round, last_updated = v.last_updated, version = v.version FROM "
-            f"{rows(SAVE_COLUMNS, _SAVE_CASTS, saves)} WHERE p.epu = v.epu)"
+            f"{rows(_SAVE_COLUMNS, _SAVE_CASTS, saves)} WHERE p.epu = v.epu)"
         )
     if updates:
-        ctes.append(f"changes AS (SELECT * FROM {rows(UPDATE_COLUMNS, _UPDATE_CASTS, updates)})")
+        ctes.append(f"changes AS (SELECT * FROM {rows(_UPDATE_COLUMNS, _UPDATE_CASTS, updates)})")
         ctes.append(
             "updated AS (UPDATE resources AS r SET version_id = v.version_id, "
             "last_updated = v.last_updated, status = v.status, body = v.body FROM changes AS v "
@@ -157,20 +157,20 @@ def _sql(saves: int, updates: int, resources: int, versions: int) -> PositionalS
         )
     if resources:
         ctes.append(
-            f"stored AS (INSERT INTO resources ({', '.join(RESOURCE_COLUMNS)}) "
-            f"SELECT * FROM {rows(RESOURCE_COLUMNS, _RESOURCE_CASTS, resources)})"
+            f"stored AS (INSERT INTO resources ({', '.join(_RESOURCE_COLUMNS)}) "
+            f"SELECT * FROM {rows(_RESOURCE_COLUMNS, _RESOURCE_CASTS, resources)})"
         )
     if versions:  # only those of updates that stored: an overtaken one is a 412, not a clash
         ctes.append(
-            f"passed AS ({history} SELECT v.* FROM {rows(VERSION_COLUMNS, _VERSION_CASTS, versions)}"
+            f"passed AS ({history} SELECT v.* FROM {rows(_VERSION_COLUMNS, _VERSION_CASTS, versions)}"
             " JOIN updated AS u ON u.resource_type = v.resource_type AND u.id = v.id)"
         )
     answer = "SELECT resource_type, id FROM updated" if updates else "SELECT NULL, NULL LIMIT 0"
     return PositionalStatement(f"WITH {', '.join(ctes)} {answer}")
 
 
-_INSERT_RESOURCES = Insert("resources", RESOURCE_COLUMNS)
-_INSERT_VERSIONS = Insert("resource_versions", VERSION_COLUMNS)
+_INSERT_RESOURCES = Insert("resources", _RESOURCE_COLUMNS)
+_INSERT_VERSIONS = Insert("resource_versions", _VERSION_COLUMNS)
 _SAVE = Statement(
     "UPDATE prescriptions SET status = :status, owner_lab = :owner_lab, round = :round, "
     "last_updated = :last_updated, version = :version WHERE epu = :epu"
