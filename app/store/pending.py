@@ -64,8 +64,9 @@ def pending_update(session: Session, key: tuple[str, str]) -> dict[str, Any] | N
 
 
 def add_update(session: Session, row: dict[str, Any]) -> None:
-    """A new version of a stored resource (a row of _UPDATE_COLUMNS). A version this operation made and
-    now supersedes goes to the history from here; the stored one is copied when it is written."""
+    """A new version of a stored resource (a row of _UPDATE_COLUMNS). A version this operation
+    made and now supersedes goes to the history from here; the stored one is copied when it is
+    written."""
     updates: dict[tuple[str, str], dict[str, Any]] = session.info.setdefault(_UPDATES, {})
     key = (row["resource_type"], row["id"])
     if key in updates:
