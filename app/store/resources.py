@@ -1,4 +1,5 @@
-"""Reading and writing FHIR resources as stored JSON, with every version kept for `_history`."""
+"""Reading and writing FHIR resources as stored JSON, with every version kept for `_history`
+(the current one in `resources`, those it superseded in `resource_versions`)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
 
 
 def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Store new resources from their rows, and each as version 1 of its history (every write
-    path and the audit journal come here), when the session commits (app.store.pending)."""
+    """Store new resources from their rows, at version 1 (every write path and the audit
+    journal come here), when the session commits (app.store.pending)."""
     add_resources(session, rows)
 
 
