@@ -37,6 +37,7 @@ _COLUMNS = (
     "epu, prescriber_rpps, status, owner_lab, group_task_id, authored_on, expires_at, "
     "rounds_total, round, last_updated, version"
 )
+_WIDTH = len(_COLUMNS.split(", "))
 _READ = Statement(f"SELECT {_COLUMNS} FROM prescriptions WHERE epu = :epu")
 # A change locks the row and reads its Tasks in one statement. In READ COMMITTED that statement
 # reads the Tasks as they stood when it started, and a change that committed while it waited for
@@ -133,9 +134,9 @@ def _hold(session: Session, rows: list[tuple[Any, ...]]) -> PrescriptionRecord |
     """The locked row, remembered with the Tasks read with it (see _WITH_TASKS)."""
     if not rows:
         return None
-    record = _record(rows[0][:11])
+    record = _record(rows[0][:_WIDTH])
     session.info.setdefault(_LOCKED, {})[record.epu] = record
-    if rows[0][11] == record.version:
+    if rows[0][_WIDTH] == record.version:  # the version the statement started with
         tasks = [
             ResourceRow("Task", task_id, version, bytes(body))
             for *_, task_id, version, body in rows
