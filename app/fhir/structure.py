@@ -149,6 +149,12 @@ def check_resource(resource: Any, path: str) -> list[Issue]:
     return list(_binding_issues(resource, str(resource_type), path))
 
 
+def check_codes(resource: dict[str, Any], resource_type: str) -> list[Issue]:
+    """Only the codes of `resource` that have a required value set (`check_resource` checks
+    them too, after the structure)."""
+    return list(_binding_issues(resource, resource_type, resource_type))
+
+
 def warm_up() -> None:
     """Validate one small resource of each model: pydantic builds its validators on first use,
     and that first request would otherwise pay for it."""

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.domain.errors import GatewayError, Issue, error, version_conflict
 from app.domain.task_status import Operation, Status
-from app.fhir.structure import check_resource
+from app.fhir.structure import check_codes, check_resource
 from app.security import audit
 from app.security.caller import Caller
 from app.store.prescriptions import lock_prescription_of_task
@@ -150,8 +150,14 @@ def _apply(
         raise error(400, "WRONG_RESOURCE_TYPE", "The result must be a Task.", "Task.resourceType")
     _check_only_lab_elements_change(stored, wanted)
     # The rest is the stored Task, checked when it was written: only what a lab may change needs
-    # checking (a whole Task through fhir.resources cost more than the rest of the update).
-    issues = check_resource(_lab_part(stored, wanted), "Task")
+    # checking (a whole Task through fhir.resources cost more than the rest of the update), and
+    # when only the status changes, its value set is the whole check (the model's cost 7% of a
+    # done's CPU).
+    changed = {name for name in LAB_ELEMENTS if wanted.get(name) != stored.get(name)}
+    if changed <= {"status"} and isinstance(wanted.get("status"), str):
+        issues = check_codes({"resourceType": "Task", "status": wanted["status"]}, "Task")
+    else:
+        issues = check_resource(_lab_part(stored, wanted), "Task")
     if issues:
         raise GatewayError(400, issues)
     return wanted

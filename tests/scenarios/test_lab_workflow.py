@@ -247,3 +247,23 @@ def test_audit_trail_shows_who_pulled_and_changed_it(client: TestClient, tokens:
             client.get(f"/fhir/AuditEvent?entity-identifier={epu}", headers=stranger).status_code
             == 404
         )
+
+
+def test_a_status_outside_the_task_status_codes_is_refused_and_nothing_moves(
+    client: TestClient, tokens: Tokens
+) -> None:
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    line = tasks(client, tokens.lab(), epu)["lines"][0]
+
+    refused = set_status(client, tokens.lab(), line, "finished")
+    as_number = set_status(client, tokens.lab(), line, 3)  # type: ignore[arg-type]
+
+    assert refused.status_code == 400
+    issue = refused.json()["issue"][0]
+    assert (issue["code"], issue["expression"]) == ("code-invalid", ["Task.status"])
+    assert "finished" in issue["diagnostics"]
+    assert as_number.status_code == 400
+    assert as_number.json()["issue"][0]["expression"] == ["Task.status"]
+    after = tasks(client, tokens.lab(), epu)["lines"][0]
+    assert (after["status"], after["meta"]["versionId"]) == ("accepted", line["meta"]["versionId"])
