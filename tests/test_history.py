@@ -6,11 +6,20 @@ from __future__ import annotations
 import orjson
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from app.config import Settings
 from app.store.database import create_database_engine, transaction
 from app.store.migrate import migrate
-from app.store.resources import insert_resource, new_ids, replace_resource, version_body, versions
+from app.store.resources import (
+    current,
+    insert_resource,
+    new_ids,
+    replace_resource,
+    version_body,
+    versions,
+)
+from app.store.tables import StoredResource
 from app.workflow.access import now
 
 EPU = "01TESTHISTORY0000A"
@@ -27,10 +36,16 @@ def _task(status: str, task_id: str) -> dict[str, object]:
     return {"resourceType": "Task", "id": task_id, "status": status, "intent": "order"}
 
 
+def _stored(session: Session, task_id: str) -> StoredResource:
+    row = current(session, "Task", task_id)
+    assert row is not None
+    return row
+
+
 def _statuses(engine: Engine, task_id: str) -> list[tuple[int, str]]:
     with transaction(engine) as session:
         return [(row.version_id, orjson.loads(row.body)["status"])
-                for row in versions(session, "Task", task_id)]  # fmt: skip
+                for row in versions(session, _stored(session, task_id))]  # fmt: skip
 
 
 def _stored_history(engine: Engine, task_id: str) -> list[int]:
@@ -51,13 +66,10 @@ def test_each_operation_supersedes_the_version_before(engine: Engine) -> None:
     assert _statuses(engine, task_id) == [(3, "completed"), (2, "accepted"), (1, "requested")]
     assert _stored_history(engine, task_id) == [1, 2]
     with transaction(engine) as session:
-        assert orjson.loads(version_body(session, "Task", task_id, 3) or b"")["status"] == (
-            "completed"
-        )
-        assert orjson.loads(version_body(session, "Task", task_id, 1) or b"")["status"] == (
-            "requested"
-        )
-        assert version_body(session, "Task", task_id, 4) is None
+        stored = _stored(session, task_id)
+        assert orjson.loads(version_body(session, stored, 3) or b"")["status"] == "completed"
+        assert orjson.loads(version_body(session, stored, 1) or b"")["status"] == "requested"
+        assert version_body(session, stored, 4) is None
 
 
 def test_versions_one_operation_made_and_superseded_are_kept(engine: Engine) -> None:

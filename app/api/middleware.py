@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import internal_error
-from app.security.headers import raw_security_headers
+from app.security.headers import security_headers
 
 REQUEST_ID = "x-request-id"
 _REQUEST_ID = REQUEST_ID.encode()
@@ -48,7 +48,7 @@ class GatewayMiddleware:
                 answered.append(message["status"])
                 # On the raw list: MutableHeaders scans it again for every header it sets.
                 raw = message.get("headers") or []
-                added = raw_security_headers(scope["path"], {name.lower() for name, _ in raw})
+                added = security_headers(scope["path"], {name.lower() for name, _ in raw})
                 message["headers"] = [
                     *((name, value) for name, value in raw
                       if name.lower() not in added and name.lower() != _REQUEST_ID),

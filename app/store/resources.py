@@ -209,34 +209,29 @@ def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Stat
     return Statement(template.format(types=", ".join(f"'{name}'" for name in resource_types)))
 
 
-def versions(session: Session, resource_type: str, resource_id: str) -> list[ResourceRow]:
-    """Every version of a resource, newest first: the current row, then those it superseded."""
-    row = current(session, resource_type, resource_id)
-    if row is None:
-        return []
+def versions(session: Session, row: StoredResource) -> list[ResourceRow]:
+    """Every version of a stored resource, newest first: `row` (its current one), then those it
+    superseded."""
     statement = (
         select(ResourceVersion)
         .where(
-            col(ResourceVersion.resource_type) == resource_type,
-            col(ResourceVersion.id) == resource_id,
+            col(ResourceVersion.resource_type) == row.resource_type,
+            col(ResourceVersion.id) == row.id,
         )
         .order_by(col(ResourceVersion.version_id).desc())
     )
     superseded = session.execute(statement).scalars()
     return [
-        ResourceRow(resource_type, resource_id, version.version_id, version.body)
+        ResourceRow(row.resource_type, row.id, version.version_id, version.body)
         for version in [row, *superseded]
     ]
 
 
-def version_body(
-    session: Session, resource_type: str, resource_id: str, version_id: int
-) -> bytes | None:
-    """The body of one version of a resource, or None."""
-    row = current(session, resource_type, resource_id)
-    if row is not None and row.version_id == version_id:
+def version_body(session: Session, row: StoredResource, version_id: int) -> bytes | None:
+    """The body of one version of a stored resource (`row`, its current one), or None."""
+    if row.version_id == version_id:
         return row.body
-    stored = session.get(ResourceVersion, (resource_type, resource_id, version_id))
+    stored = session.get(ResourceVersion, (row.resource_type, row.id, version_id))
     return stored.body if stored is not None else None
 
 

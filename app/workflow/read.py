@@ -28,10 +28,10 @@ def read_resource(
 
 def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
     with transaction(engine) as session:
-        _visible(session, caller, resource_type, resource_id)
+        row = _visible(session, caller, resource_type, resource_id)
         return [
             Hit(version.resource_type, version.id, version.body)
-            for version in versions(session, resource_type, resource_id)
+            for version in versions(session, row)
         ]
 
 
@@ -39,8 +39,8 @@ def version(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
 ) -> bytes:
     with transaction(engine) as session:
-        _visible(session, caller, resource_type, resource_id)
-        body = version_body(session, resource_type, resource_id, version_id)
+        row = _visible(session, caller, resource_type, resource_id)
+        body = version_body(session, row, version_id)
         if body is None:
             raise _not_found(resource_type, f"{resource_id}/_history/{version_id}")
         return body
