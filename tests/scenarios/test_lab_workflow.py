@@ -6,7 +6,13 @@ from fastapi.testclient import TestClient
 
 from app.domain.epu_id import EPU_SYSTEM
 from tests.conftest import FHIR_JSON, LAB, OTHER_LAB, Tokens, issue_codes
-from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
+from tests.scenarios.workflow_steps import (
+    claimed_line,
+    new_prescription,
+    operation,
+    set_status,
+    tasks,
+)
 
 
 def test_claim_makes_every_line_accepted_and_owned_by_the_lab(
@@ -89,9 +95,7 @@ def test_lab_marks_lines_done_and_the_group_summarises(client: TestClient, token
 
 
 def test_json_patch_with_if_match_updates_a_line(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = client.patch(
         f"/fhir/Task/{line['id']}",
@@ -108,9 +112,7 @@ def test_json_patch_with_if_match_updates_a_line(client: TestClient, tokens: Tok
 
 
 def test_stale_version_gets_412(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
     assert set_status(client, tokens.lab(), line, "in-progress").status_code == 200
 
     stale = set_status(client, tokens.lab(), line, "completed")
@@ -120,9 +122,7 @@ def test_stale_version_gets_412(client: TestClient, tokens: Tokens) -> None:
 
 
 def test_a_lab_that_does_not_hold_it_cannot_update(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = set_status(client, tokens.lab(OTHER_LAB), line, "completed")
 
@@ -131,9 +131,7 @@ def test_a_lab_that_does_not_hold_it_cannot_update(client: TestClient, tokens: T
 
 
 def test_illegal_move_names_the_allowed_ones(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
     done = set_status(client, tokens.lab(), line, "completed").json()
 
     back = set_status(client, tokens.lab(), done, "requested")
@@ -144,9 +142,7 @@ def test_illegal_move_names_the_allowed_ones(client: TestClient, tokens: Tokens)
 
 
 def test_lab_cannot_change_what_the_gateway_keeps(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = set_status(
         client, tokens.lab(), line, "in-progress", focus={"reference": "ServiceRequest/x"}
@@ -159,9 +155,7 @@ def test_lab_cannot_change_what_the_gateway_keeps(client: TestClient, tokens: To
 def test_a_malformed_lab_element_is_refused_where_it_is_and_nothing_changes(
     client: TestClient, tokens: Tokens
 ) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = set_status(
         client, tokens.lab(), line, "in-progress", businessStatus={"text": 12, "coding": "x"}
@@ -177,9 +171,7 @@ def test_a_malformed_lab_element_is_refused_where_it_is_and_nothing_changes(
 def test_an_invalid_value_in_an_element_the_gateway_keeps_is_refused(
     client: TestClient, tokens: Tokens
 ) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = set_status(client, tokens.lab(), line, "in-progress", intent="not-a-code")
 
@@ -189,9 +181,7 @@ def test_an_invalid_value_in_an_element_the_gateway_keeps_is_refused(
 
 
 def test_update_without_if_match_is_refused(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     response = client.put(
         f"/fhir/Task/{line['id']}",
@@ -203,9 +193,7 @@ def test_update_without_if_match_is_refused(client: TestClient, tokens: Tokens) 
 
 
 def test_history_shows_every_transition(client: TestClient, tokens: Tokens) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
     set_status(client, tokens.lab(), line, "completed")
 
     history = client.get(f"/fhir/Task/{line['id']}/_history", headers=tokens.prescriber())
@@ -252,9 +240,7 @@ def test_audit_trail_shows_who_pulled_and_changed_it(client: TestClient, tokens:
 def test_a_status_outside_the_task_status_codes_is_refused_and_nothing_moves(
     client: TestClient, tokens: Tokens
 ) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     refused = set_status(client, tokens.lab(), line, "finished")
     as_number = set_status(client, tokens.lab(), line, 3)  # type: ignore[arg-type]

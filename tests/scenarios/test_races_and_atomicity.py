@@ -23,7 +23,13 @@ from app.workflow import claim as claim_module
 from app.workflow.access import now
 from app.workflow.state import Held, load, move, summarise
 from tests.conftest import LAB, OTHER_LAB, Tokens
-from tests.scenarios.workflow_steps import new_prescription, operation, set_status, tasks
+from tests.scenarios.workflow_steps import (
+    claimed_line,
+    new_prescription,
+    operation,
+    set_status,
+    tasks,
+)
 
 
 def race(*calls: Callable[[], Any]) -> list[Any]:
@@ -67,9 +73,7 @@ def test_two_labs_claiming_at_once_one_wins(
 def test_two_updates_racing_on_one_task_one_gets_412(
     client: TestClient, tokens: Tokens, attempt: int
 ) -> None:
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
 
     answers = race(
         lambda: set_status(client, tokens.lab(), line, "in-progress"),
@@ -116,9 +120,7 @@ def test_a_version_stored_meanwhile_refuses_the_whole_change(
 ) -> None:
     """A change's writes go out together when it commits: if another writer stored a version of
     one of its resources in between, the change gets 412 and none of it is stored."""
-    epu = new_prescription(client, tokens)
-    operation(client, "claim", tokens.lab(), epu)
-    line = tasks(client, tokens.lab(), epu)["lines"][0]
+    epu, line = claimed_line(client, tokens)
     seen = int(line["meta"]["versionId"])
     engine = client.app.state.engine  # type: ignore[attr-defined]
     moment = now()

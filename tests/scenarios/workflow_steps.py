@@ -40,6 +40,13 @@ def tasks(client: TestClient, headers: dict[str, str], epu: str) -> dict[str, An
     return {"group": group, "lines": [task for task in found if "focus" in task]}
 
 
+def claimed_line(client: TestClient, tokens: Tokens) -> tuple[str, dict[str, Any]]:
+    """A new prescription claimed by the default lab, and its first line Task as the lab sees it."""
+    epu = new_prescription(client, tokens)
+    operation(client, "claim", tokens.lab(), epu)
+    return epu, tasks(client, tokens.lab(), epu)["lines"][0]
+
+
 def set_status(
     client: TestClient, headers: dict[str, str], task: dict[str, Any], status: str, **changes: Any
 ) -> Any:
