@@ -14,7 +14,13 @@ class Prescription(SQLModel, table=True):
 
     __tablename__ = "prescriptions"
     __table_args__ = (
-        Index("ix_prescriptions_prescriber_updated", "prescriber_rpps", "last_updated"),
+        # The prescriber's list, newest first, read from the index alone (INCLUDE: PostgreSQL).
+        Index(
+            "ix_prescriptions_prescriber_list",
+            "prescriber_rpps",
+            "last_updated",
+            postgresql_include=["status", "group_task_id"],
+        ),
     )
 
     epu: str = Field(primary_key=True, max_length=18)

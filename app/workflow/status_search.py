@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlmodel import Session, col
 
 from app.domain.errors import error
@@ -62,33 +62,17 @@ def prescriber_list(
     has_more = False
     if query.requester_is_caller:
         with transaction(engine) as session:
-            statement = select(col(Prescription.group_task_id)).where(
-                col(Prescription.prescriber_rpps) == caller.rpps
-            )
-            if query.statuses:
-                statement = statement.where(col(Prescription.status).in_(query.statuses))
-            if query.updated_after:
-                statement = statement.where(col(Prescription.last_updated) > query.updated_after)
-            if query.updated_before:
-                statement = statement.where(col(Prescription.last_updated) < query.updated_before)
-            statement = (
-                statement.order_by(col(Prescription.last_updated).desc())
-                .offset(query.offset)
-                .limit(query.count + 1)
-            )
-            task_ids = list(session.execute(statement).scalars())
+            task_ids = list(session.execute(list_statement(caller.rpps, query)).scalars())
             has_more = len(task_ids) > query.count
             task_ids = task_ids[: query.count]
-            rows = {
-                row.id: row
-                for row in session.execute(
-                    select(StoredResource).where(
-                        col(StoredResource.resource_type) == "Task",
-                        col(StoredResource.id).in_(task_ids),
-                    )
-                ).scalars()
-            }
-            hits = [Hit("Task", rows[i].id, rows[i].body) for i in task_ids if i in rows]
+            found = session.execute(
+                select(col(StoredResource.id), col(StoredResource.body)).where(
+                    col(StoredResource.resource_type) == "Task",
+                    col(StoredResource.id).in_(task_ids),
+                )
+            )
+            bodies = {task_id: body for task_id, body in found}
+            hits = [Hit("Task", i, bodies[i]) for i in task_ids if i in bodies]
     links = {}
     if has_more:
         links["next"] = page_url + urlencode({"_offset": query.offset + query.count})
@@ -96,6 +80,26 @@ def prescriber_list(
         links["previous"] = page_url + urlencode({"_offset": max(0, query.offset - query.count)})
     return searchset(base_url, hits, page_url + urlencode({"_offset": query.offset}),
                      total=None, links=links)  # fmt: skip
+
+
+def list_statement(rpps: str | None, query: ListQuery) -> Select[tuple[str]]:
+    """The group Task ids of one page of a prescriber's list (one more, to tell a next page).
+    ix_prescriptions_prescriber_list holds every column it reads: an index-only scan, where
+    reading the table visited one page per prescription of the prescriber."""
+    statement = select(col(Prescription.group_task_id)).where(
+        col(Prescription.prescriber_rpps) == rpps
+    )
+    if query.statuses:
+        statement = statement.where(col(Prescription.status).in_(query.statuses))
+    if query.updated_after:
+        statement = statement.where(col(Prescription.last_updated) > query.updated_after)
+    if query.updated_before:
+        statement = statement.where(col(Prescription.last_updated) < query.updated_before)
+    return (
+        statement.order_by(col(Prescription.last_updated).desc())
+        .offset(query.offset)
+        .limit(query.count + 1)
+    )
 
 
 def parse_list_query(params: dict[str, list[str]], caller: Caller) -> ListQuery:
