@@ -68,7 +68,9 @@ def test_the_prescribers_list_is_read_from_its_index_alone(settings: Settings) -
             plan = " | ".join(connection.execute(text(f"EXPLAIN {statement}")).scalars())
             expected = "Index Only Scan Backward using ix_prescriptions_prescriber_list"
         else:
-            plan = " | ".join(r[3] for r in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
+            plan = " | ".join(
+                r[3] for r in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}"))
+            )
             expected = "USING INDEX ix_prescriptions_prescriber_list"
     engine.dispose()
     assert expected in plan, plan

@@ -1,15 +1,25 @@
 """Where rate-limit counters live: the database (the default) or Redis (EPU_REDIS_URL), both
-shared by every instance; and a per-instance memory counter for the request budget without Redis."""
+shared by every instance; and a per-instance memory counter for the request budget without Redis.
+
+When Redis does not answer, the counters are not worth an outage of the gateway: failed look-ups
+are counted in the database and request budgets in each instance's memory until it answers again
+(`RedisHealth`), so the brute-force limit on EPU codes holds throughout. Failures counted on one
+side during the switch are not seen on the other: a client may get a few more guesses then."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import Engine, delete, insert
 from sqlmodel import col
 
@@ -19,6 +29,10 @@ from app.store.async_reads import Reader
 from app.store.database import transaction
 from app.store.sql import Statement, as_datetime
 from app.store.tables import FailedLookup
+
+log = logging.getLogger("epu.rate_limit")
+REDIS_TIMEOUT_SECONDS = 0.5
+"""Redis answers on the local network in well under a millisecond: past this, it is down."""
 
 
 def _instant(seconds: float) -> datetime:
@@ -135,6 +149,93 @@ class MemoryWindowCounter:
             return self._counts[key]
 
 
+class RedisHealth:
+    """Whether to send Redis the next command. After a failure, not for `pause` seconds: each
+    request would otherwise wait out a timeout first. One warning when it fails, one line when it
+    answers again."""
+
+    def __init__(self, pause: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pause = pause
+        self._clock = clock
+        self._retry_at = 0.0
+        self._down = False
+
+    def worth_trying(self) -> bool:
+        return self._clock() >= self._retry_at
+
+    def failed(self, problem: redis.RedisError) -> None:
+        if not self._down:
+            log.warning(
+                "Redis does not answer (%s): failed look-ups are counted in the database and "
+                "request budgets per instance until it does",
+                type(problem).__name__,
+            )
+        self._down = True
+        self._retry_at = self._clock() + self._pause
+
+    def answered(self) -> None:
+        if self._down:
+            log.info("Redis answers again: rate-limit counters are back in Redis")
+        self._down = False
+
+
+class FailureLogOverRedis:
+    """`RedisFailureLog`, with the database's log while Redis does not answer."""
+
+    in_database = False
+
+    def __init__(self, primary: RedisFailureLog, fallback: DatabaseFailureLog,
+                 health: RedisHealth) -> None:  # fmt: skip
+        self._primary = primary
+        self._fallback = fallback
+        self._health = health
+
+    def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
+        if self._health.worth_trying():
+            try:
+                self._primary.add(keys, at, forget_before)
+            except redis.RedisError as problem:
+                self._health.failed(problem)
+            else:
+                self._health.answered()
+                return
+        self._fallback.add(keys, at, forget_before)
+
+    async def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
+        if self._health.worth_trying():
+            try:
+                found = await self._primary.newest(keys, since, count)
+            except redis.RedisError as problem:
+                self._health.failed(problem)
+            else:
+                self._health.answered()
+                return found
+        return await self._fallback.newest(keys, since, count)
+
+
+class CounterOverRedis:
+    """`RedisWindowCounter`, with this instance's memory while Redis does not answer."""
+
+    blocking = True
+
+    def __init__(self, primary: RedisWindowCounter, fallback: MemoryWindowCounter,
+                 health: RedisHealth) -> None:  # fmt: skip
+        self._primary = primary
+        self._fallback = fallback
+        self._health = health
+
+    def increment(self, key: str, window: int, ttl_seconds: int) -> int:
+        if self._health.worth_trying():
+            try:
+                count = self._primary.increment(key, window, ttl_seconds)
+            except redis.RedisError as problem:
+                self._health.failed(problem)
+            else:
+                self._health.answered()
+                return count
+        return self._fallback.increment(key, window, ttl_seconds)
+
+
 def limiters(
     settings: Settings, engine: Engine, reader: Reader
 ) -> tuple[LookupLimiter, RequestBudget]:
@@ -142,10 +243,25 @@ def limiters(
     failures: FailureLog
     counter: WindowCounter
     if settings.redis_url:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-        async_client = AsyncRedis.from_url(settings.redis_url, socket_timeout=2)
-        failures = RedisFailureLog(client, async_client, settings.redis_key_prefix)
-        counter = RedisWindowCounter(client, settings.redis_key_prefix)
+        # One immediate retry, on a fresh connection after Redis restarted; redis-py's default
+        # (10, backing off to a second) would hold every request through an outage.
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 1)
+        )
+        async_client = AsyncRedis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=AsyncRetry(NoBackoff(), 1),
+        )
+        health = RedisHealth()
+        failures = FailureLogOverRedis(
+            RedisFailureLog(client, async_client, settings.redis_key_prefix),
+            DatabaseFailureLog(engine, reader),
+            health,
+        )
+        counter = CounterOverRedis(
+            RedisWindowCounter(client, settings.redis_key_prefix), MemoryWindowCounter(), health
+        )
     else:
         failures = DatabaseFailureLog(engine, reader)
         counter = MemoryWindowCounter()

@@ -82,7 +82,7 @@ def prescriber_list(
                      total=None, links=links)  # fmt: skip
 
 
-def list_statement(rpps: str | None, query: ListQuery) -> Select[tuple[str]]:
+def list_statement(rpps: str | None, query: ListQuery) -> Select[str]:
     """The group Task ids of one page of a prescriber's list (one more, to tell a next page).
     ix_prescriptions_prescriber_list holds every column it reads: an index-only scan, where
     reading the table visited one page per prescription of the prescriber."""

@@ -4,6 +4,8 @@ comes back under the same token or from the same address, on the database or on 
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -17,7 +19,7 @@ from app.domain import epu_id
 from app.domain.errors import GatewayError
 from app.main import create_app
 from app.security.rate_limit import Client, LookupLimiter
-from app.security.rate_stores import DatabaseFailureLog, RedisFailureLog
+from app.security.rate_stores import DatabaseFailureLog, RedisFailureLog, RedisHealth
 from app.store.async_reads import open_reader
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
@@ -41,18 +43,29 @@ REDIS = _redis_answers()
     params=[
         "database",
         pytest.param("redis", marks=pytest.mark.skipif(not REDIS, reason="Redis does not answer")),
+        "redis-down",
     ]
 )
 def limited(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
-    """The gateway's settings with counters in the database, or in Redis under a fresh prefix."""
+    """The gateway's settings with counters in the database, in Redis under a fresh prefix, or
+    configured for a Redis that does not answer (nothing listens on its port)."""
     if request.param == "database":
         yield settings
+        return
+    if request.param == "redis-down":
+        yield settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/0"})
         return
     prefix = f"epu-test-{uuid.uuid4().hex}:"
     yield settings.model_copy(update={"redis_url": REDIS_URL, "redis_key_prefix": prefix})
     connection = redis.Redis.from_url(REDIS_URL)
     for key in connection.scan_iter(f"{prefix}*"):
         connection.delete(key)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def gateway(settings: Settings, address: str) -> TestClient:
@@ -205,8 +218,8 @@ def test_the_client_gets_back_in_when_its_oldest_failure_leaves_the_window(
     engine.dispose()
 
 
-def test_a_runaway_client_exhausts_its_request_budget(settings: Settings, tokens: Tokens) -> None:
-    budgeted = settings.model_copy(update={"token_request_budget_per_minute": 5})
+def test_a_runaway_client_exhausts_its_request_budget(limited: Settings, tokens: Tokens) -> None:
+    budgeted = limited.model_copy(update={"token_request_budget_per_minute": 5})
     with gateway(budgeted, "192.0.2.60") as client:
         answers = [client.get("/fhir/Task/x", headers=tokens.lab()).status_code for _ in range(6)]
         other = client.get("/fhir/Task/x", headers=tokens.lab(OTHER_LAB))
@@ -240,3 +253,25 @@ def test_guessing_by_claim_and_scan_shares_the_pull_counter(
 
         assert refused.status_code == 429
         assert issue_codes(refused) == ["RATE_LIMITED"]
+
+
+def test_a_redis_that_failed_is_left_alone_for_a_pause_then_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    health = RedisHealth(pause=5, clock=clock)
+    problem = redis.ConnectionError("Connection refused")
+
+    with caplog.at_level(logging.INFO, logger="epu.rate_limit"):
+        assert health.worth_trying()
+        health.failed(problem)
+        clock.now += 4.9
+        assert not health.worth_trying()
+        clock.now += 0.2
+        assert health.worth_trying()
+        health.failed(problem)  # still down: no second warning
+        clock.now += 5
+        health.answered()
+
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+    assert "ConnectionError" in caplog.records[0].getMessage()
