@@ -1,16 +1,37 @@
 """One place where every failure becomes an OperationOutcome: 4xx for what the client can fix,
-and a bare 500 (no trace, no detail) for the rest."""
+503 with Retry-After when the database does not answer, and a bare 500 (no trace, no detail)
+for the rest."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 from app.api.deps import count_failed_lookup, fhir_response
 from app.domain.errors import GatewayError, Issue
 from app.fhir.outcome import operation_outcome
+
+log = logging.getLogger("epu.database")
+
+DATABASE_UNAVAILABLE = (
+    # DB-API's OperationalError: "related to the database's operation and not necessarily under
+    # the control of the programmer" (a dropped connection, a restart, a lock that did not
+    # clear), whichever layer raised it; and the pools' own timeouts.
+    psycopg.OperationalError,
+    sqlite3.OperationalError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+    PoolTimeout,
+)
+RETRY_AFTER_SECONDS = 2
 
 _HTTP_CODES = {
     404: ("not-found", "NOT_FOUND", "No such endpoint."),
@@ -22,6 +43,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    for kind in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(kind, _database_unavailable)
 
 
 async def _gateway_error(request: Request, exc: GatewayError) -> Response:
@@ -52,6 +75,20 @@ async def _http_error(_request: Request, exc: HTTPException) -> Response:
     issue = Issue(severity="error", code=issue_type, diagnostics=text, error_code=code)
     headers = dict(exc.headers or {})
     return fhir_response(operation_outcome([issue]), exc.status_code, headers)
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> Response:
+    # Not "nothing was changed": a connection lost at COMMIT leaves the outcome unknown. A create
+    # sent again with the same Bundle.identifier is answered from the first if it went through.
+    log.warning("the database did not answer", extra={"error_type": type(exc).__name__})
+    issue = Issue(
+        severity="error",
+        code="transient",
+        diagnostics="The database did not answer; try again in a moment.",
+        error_code="DATABASE_UNAVAILABLE",
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return fhir_response(operation_outcome([issue]), 503, headers)
 
 
 def internal_error() -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import psycopg
 from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
@@ -39,8 +40,15 @@ class PostgresReader:
         await self._pool.open()
 
     async def rows(self, statement: Statement, **parameters: Any) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as connection:
-            return await statement.rows_async(connection, **parameters)
+        try:
+            async with self._pool.connection() as connection:
+                return await statement.rows_async(connection, **parameters)
+        except psycopg.OperationalError:
+            # Connections the server dropped (a restart, a failover) would each fail one pull:
+            # the pool sorts out its dead ones, and the read, which changes nothing, runs again.
+            await self._pool.check()
+            async with self._pool.connection() as connection:
+                return await statement.rows_async(connection, **parameters)
 
     async def execute(self, statement: PositionalStatement, values: list[Any]) -> None:
         """One write, committed on its own (the pool is in autocommit)."""
