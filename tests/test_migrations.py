@@ -3,14 +3,19 @@ purge relies on, say) is missing from a database the gateway migrated."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import app.store.tables  # noqa: F401  (the models register their tables)
 from app.config import Settings
 from app.store.database import create_database_engine
-from app.store.migrate import migrate
+from app.store.migrate import alembic_config, migrate
 
 
 def test_a_migrated_database_has_every_table_and_index_of_the_models(settings: Settings) -> None:
@@ -21,3 +26,22 @@ def test_a_migrated_database_has_every_table_and_index_of_the_models(settings: S
     engine.dispose()
     missing = [d for d in differences if d[0] in ("add_table", "add_index", "add_column")]
     assert missing == []
+
+
+def test_instances_starting_together_take_turns_and_both_start(settings: Settings) -> None:
+    """Both migrate the same fresh database at once: one builds the schema (indexes built
+    CONCURRENTLY among it), the other waits its turn, finds it done, and neither fails."""
+    if not settings.database_url:
+        pytest.skip("several instances share a PostgreSQL; SQLite is one process's")
+    engines = [create_database_engine(settings) for _ in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = [pool.submit(migrate, engine) for engine in engines]
+        for outcome in outcomes:
+            outcome.result(timeout=120)
+    with engines[0].connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    for engine in engines:
+        engine.dispose()
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert [d for d in differences if d[0] in ("add_table", "add_index", "add_column")] == []

@@ -3,6 +3,10 @@ status it filters on and the group Task id it returns, so PostgreSQL answers a p
 index-only scan instead of visiting one table page per prescription of the prescriber (at 1M
 prescriptions, most of them not in memory). SQLite has no INCLUDE; there the index is the same.
 
+On PostgreSQL the index is built CONCURRENTLY, outside the migration's transaction: a plain build
+holds off every write to `prescriptions` while it reads the table (1.4 s at 1M prescriptions
+here, minutes at a national year's), while the other instances serve.
+
 Revision ID: 0007
 Revises: 0006
 """
@@ -18,13 +22,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_prescriptions_prescriber_list",
-        "prescriptions",
-        ["prescriber_rpps", "last_updated"],
-        postgresql_include=["status", "group_task_id"],
-    )
-    op.drop_index("ix_prescriptions_prescriber_updated", table_name="prescriptions")
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_prescriptions_prescriber_list",
+            "prescriptions",
+            ["prescriber_rpps", "last_updated"],
+            postgresql_include=["status", "group_task_id"],
+            postgresql_concurrently=True,
+            if_not_exists=True,  # an interrupted run built it without recording the revision
+        )
+        op.drop_index(
+            "ix_prescriptions_prescriber_updated",
+            table_name="prescriptions",
+            postgresql_concurrently=True,
+            if_exists=True,
+        )
 
 
 def downgrade() -> None:
