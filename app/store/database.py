@@ -20,7 +20,13 @@ def create_database_engine(settings: Settings) -> Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin_sqlite)
+        for end in ("commit", "rollback"):
+            event.listen(engine, end, _end_sqlite)
+        # A connection back in the pool, or dropped, with its transaction still open.
+        event.listen(engine.pool, "reset", lambda _c, record, _state: _release_turn(record.info))
+        event.listen(engine.pool, "invalidate", lambda _c, record, _e: _release_turn(record.info))
+        event.listen(engine.pool, "close", lambda _c, record: _release_turn(record.info))
         return engine
     # No pre-ping: it cost a round trip per request. A connection PostgreSQL dropped fails the one
     # request using it, and SQLAlchemy then invalidates the pool.
@@ -37,9 +43,42 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # Writers queue on SQLite's lock at BEGIN instead of failing on upgrade mid-transaction.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+_READS_ONLY = "epu_reads_only"
+_WRITER_TURN = "epu.writer_turn"
+_writer_turns: dict[str, threading.Lock] = {}
+_writer_turns_lock = threading.Lock()
+
+
+def _begin_sqlite(connection: Any) -> None:
+    """Work that only reads opens a deferred transaction: in WAL mode it waits for no writer.
+    Writers take this process's turn on the database file, then BEGIN IMMEDIATE (so that none
+    fails upgrading its lock mid-transaction). Queued on SQLite's lock alone, they slept in its
+    busy handler's back-off (up to 100 ms a time) and at 16 concurrent writes some waited a
+    second; on a lock of the process each goes as soon as the one before it ends (released as
+    its COMMIT starts: the next may wait a millisecond in SQLite for it to finish). Another
+    process writing the same file is still waited for by SQLite."""
+    if connection.get_execution_options().get(_READS_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
+    with _writer_turns_lock:
+        turn = _writer_turns.setdefault(str(connection.engine.url.database), threading.Lock())
+    turn.acquire()
+    connection.info[_WRITER_TURN] = turn
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_turn(connection.info)
+        raise
+
+
+def _end_sqlite(connection: Any) -> None:
+    _release_turn(connection.info)
+
+
+def _release_turn(info: dict[str, Any]) -> None:
+    turn = info.pop(_WRITER_TURN, None)
+    if turn is not None:
+        turn.release()
 
 
 @contextmanager
@@ -56,14 +95,17 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def autocommit(engine: Engine) -> Engine:
     """The same pool for work that only reads: on PostgreSQL no BEGIN and COMMIT round trips
-    around its statements (each still sees a consistent snapshot of its own). SQLite keeps its
-    transactions."""
-    if engine.dialect.name == "sqlite":
-        return engine
+    around its statements (each still sees a consistent snapshot of its own); on SQLite a
+    deferred transaction, which waits for no writer."""
     with _autocommit_lock:
         found = _autocommit.get(engine)
         if found is None:
-            found = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+            options = (
+                {_READS_ONLY: True}
+                if engine.dialect.name == "sqlite"
+                else {"isolation_level": "AUTOCOMMIT"}
+            )
+            found = _autocommit[engine] = engine.execution_options(**options)
         return found
 
 
