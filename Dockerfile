@@ -4,10 +4,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libzbar0 curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /srv/epu
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY fhir_profiles ./fhir_profiles
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 RUN useradd --system --home /srv/epu epu && mkdir -p /data && chown epu /data
 USER epu
 ENV EPU_DATA_DIR=/data

@@ -24,12 +24,12 @@ ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     if [ -n "$extras" ]; then
-      .venv/bin/python -m pip install -q -e ".[$extras]"
+      .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]"
     else
-      .venv/bin/python -m pip install -q -e .
+      .venv/bin/python -m pip install -q -c constraints.txt -e .
     fi
     touch "$stamp"
   fi
