@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
@@ -30,6 +31,7 @@ from app.store.database import transaction
 from app.store.sql import Statement, as_datetime
 from app.store.tables import FailedLookup
 
+T = TypeVar("T")
 log = logging.getLogger("epu.rate_limit")
 REDIS_TIMEOUT_SECONDS = 0.5
 """Redis answers on the local network in well under a millisecond: past this, it is down."""
@@ -160,6 +162,31 @@ class RedisHealth:
         self._retry_at = 0.0
         self._down = False
 
+    def call(self, on_redis: Callable[[], T], otherwise: Callable[[], T]) -> T:
+        """`on_redis()` when Redis is worth trying and answers, else `otherwise()`."""
+        if self.worth_trying():
+            try:
+                result = on_redis()
+            except redis.RedisError as problem:
+                self.failed(problem)
+            else:
+                self.answered()
+                return result
+        return otherwise()
+
+    async def call_async(
+        self, on_redis: Callable[[], Awaitable[T]], otherwise: Callable[[], Awaitable[T]]
+    ) -> T:
+        if self.worth_trying():
+            try:
+                result = await on_redis()
+            except redis.RedisError as problem:
+                self.failed(problem)
+            else:
+                self.answered()
+                return result
+        return await otherwise()
+
     def worth_trying(self) -> bool:
         return self._clock() >= self._retry_at
 
@@ -191,26 +218,16 @@ class FailureLogOverRedis:
         self._health = health
 
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
-        if self._health.worth_trying():
-            try:
-                self._primary.add(keys, at, forget_before)
-            except redis.RedisError as problem:
-                self._health.failed(problem)
-            else:
-                self._health.answered()
-                return
-        self._fallback.add(keys, at, forget_before)
+        self._health.call(
+            lambda: self._primary.add(keys, at, forget_before),
+            lambda: self._fallback.add(keys, at, forget_before),
+        )
 
     async def newest(self, keys: Sequence[str], since: float, count: int) -> dict[str, list[float]]:
-        if self._health.worth_trying():
-            try:
-                found = await self._primary.newest(keys, since, count)
-            except redis.RedisError as problem:
-                self._health.failed(problem)
-            else:
-                self._health.answered()
-                return found
-        return await self._fallback.newest(keys, since, count)
+        return await self._health.call_async(
+            lambda: self._primary.newest(keys, since, count),
+            lambda: self._fallback.newest(keys, since, count),
+        )
 
 
 class CounterOverRedis:
@@ -225,15 +242,10 @@ class CounterOverRedis:
         self._health = health
 
     def increment(self, key: str, window: int, ttl_seconds: int) -> int:
-        if self._health.worth_trying():
-            try:
-                count = self._primary.increment(key, window, ttl_seconds)
-            except redis.RedisError as problem:
-                self._health.failed(problem)
-            else:
-                self._health.answered()
-                return count
-        return self._fallback.increment(key, window, ttl_seconds)
+        return self._health.call(
+            lambda: self._primary.increment(key, window, ttl_seconds),
+            lambda: self._fallback.increment(key, window, ttl_seconds),
+        )
 
 
 def limiters(
