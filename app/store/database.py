@@ -29,7 +29,7 @@ def create_database_engine(settings: Settings) -> Engine:
         event.listen(engine.pool, "close", lambda _c, record: _release_turn(record.info))
         return engine
     # No pre-ping: it cost a round trip per request. A connection PostgreSQL dropped fails the one
-    # request using it, and SQLAlchemy then invalidates the pool.
+    # request using it (503, app.api.errors), and SQLAlchemy then invalidates the pool.
     return create_engine(url, pool_size=10, max_overflow=5, pool_recycle=1800)
 
 
