@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ from app.store.async_reads import open_reader
 from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from tests.conftest import OTHER_LAB, Tokens, create, created_epu, example, issue_codes
+from tests.gateway_process import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMIT = 20
@@ -48,24 +48,18 @@ REDIS = _redis_answers()
 )
 def limited(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
     """The gateway's settings with counters in the database, in Redis under a fresh prefix, or
-    configured for a Redis that does not answer (nothing listens on its port)."""
+    configured for a Redis that does not answer (a free port: nothing listens on it)."""
     if request.param == "database":
         yield settings
         return
     if request.param == "redis-down":
-        yield settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/0"})
+        yield settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
         return
     prefix = f"epu-test-{uuid.uuid4().hex}:"
     yield settings.model_copy(update={"redis_url": REDIS_URL, "redis_key_prefix": prefix})
     connection = redis.Redis.from_url(REDIS_URL)
     for key in connection.scan_iter(f"{prefix}*"):
         connection.delete(key)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def gateway(settings: Settings, address: str) -> TestClient:
