@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ def create_database_engine(settings: Settings) -> Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_sqlite)
+        event.listen(engine, "begin", functools.partial(_begin_sqlite, _writer_turn(engine)))
         for end in ("commit", "rollback"):
             event.listen(engine, end, _end_sqlite)
         # A connection back in the pool, or dropped, with its transaction still open.
@@ -49,7 +50,13 @@ _writer_turns: dict[str, threading.Lock] = {}
 _writer_turns_lock = threading.Lock()
 
 
-def _begin_sqlite(connection: Any) -> None:
+def _writer_turn(engine: Engine) -> threading.Lock:
+    """The process's lock on an SQLite file, shared by every engine on that file."""
+    with _writer_turns_lock:
+        return _writer_turns.setdefault(str(engine.url.database), threading.Lock())
+
+
+def _begin_sqlite(turn: threading.Lock, connection: Any) -> None:
     """Work that only reads opens a deferred transaction: in WAL mode it waits for no writer.
     Writers take this process's turn on the database file, then BEGIN IMMEDIATE (so that none
     fails upgrading its lock mid-transaction). Queued on SQLite's lock alone, they slept in its
@@ -60,8 +67,6 @@ def _begin_sqlite(connection: Any) -> None:
     if connection.get_execution_options().get(_READS_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
-    with _writer_turns_lock:
-        turn = _writer_turns.setdefault(str(connection.engine.url.database), threading.Lock())
     turn.acquire()
     connection.info[_WRITER_TURN] = turn
     try:
