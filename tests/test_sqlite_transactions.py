@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.config import Settings
-from app.store.database import autocommit, create_database_engine, transaction
+from app.store.database import create_database_engine, for_reading, transaction
 from app.store.migrate import migrate
 
 WAIT = 20
@@ -25,7 +25,7 @@ def engine(tmp_path: Path) -> Engine:
 
 
 def _count(engine: Engine) -> int:
-    with transaction(autocommit(engine)) as session:
+    with transaction(for_reading(engine)) as session:
         return int(session.execute(text("SELECT count(*) FROM failed_lookups")).scalar_one())
 
 

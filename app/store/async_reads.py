@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
-from app.store.database import autocommit, transaction
+from app.store.database import for_reading, transaction
 from app.store.sql import PositionalStatement, Statement, driver_connection
 
 POOL_SIZE = 10
@@ -67,7 +67,7 @@ class ThreadedReader:
         return await run_in_threadpool(self._rows, statement, parameters)
 
     def _rows(self, statement: Statement, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        with transaction(autocommit(self._engine)) as session:
+        with transaction(for_reading(self._engine)) as session:
             return statement.rows(driver_connection(session), **parameters)
 
     async def close(self) -> None:

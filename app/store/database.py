@@ -98,24 +98,24 @@ def transaction(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def autocommit(engine: Engine) -> Engine:
+def for_reading(engine: Engine) -> Engine:
     """The same pool for work that only reads: on PostgreSQL no BEGIN and COMMIT round trips
     around its statements (each still sees a consistent snapshot of its own); on SQLite a
     deferred transaction, which waits for no writer."""
-    with _autocommit_lock:
-        found = _autocommit.get(engine)
+    with _for_reading_lock:
+        found = _for_reading.get(engine)
         if found is None:
             options = (
                 {_READS_ONLY: True}
                 if engine.dialect.name == "sqlite"
                 else {"isolation_level": "AUTOCOMMIT"}
             )
-            found = _autocommit[engine] = engine.execution_options(**options)
+            found = _for_reading[engine] = engine.execution_options(**options)
         return found
 
 
-_autocommit: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-_autocommit_lock = threading.Lock()
+_for_reading: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_for_reading_lock = threading.Lock()
 
 
 def database_answers(engine: Engine) -> bool:

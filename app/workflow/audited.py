@@ -15,7 +15,7 @@ from app.domain.errors import GatewayError
 from app.security import audit
 from app.security.audit_journal import journal_for
 from app.security.caller import Caller
-from app.store.database import autocommit, transaction
+from app.store.database import for_reading, transaction
 from app.store.prescriptions import read_prescription
 from app.workflow.access import now
 
@@ -35,7 +35,7 @@ def audited(
     found = epu if isinstance(epu, str) else None
     try:
         if action in audit.READS:
-            with transaction(autocommit(engine)) as session:
+            with transaction(for_reading(engine)) as session:
                 found = _find(epu, session)
                 result = work(session, found)
             moment = now()

@@ -15,7 +15,7 @@ from app.fhir.identifiers import RPPS_OID, RPPS_URL
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller, Role
-from app.store.database import autocommit, transaction
+from app.store.database import for_reading, transaction
 from app.store.resources import of_prescription
 from app.store.tables import Prescription, StoredResource
 from app.workflow.access import find_for, unknown_epu
@@ -72,7 +72,7 @@ def prescriber_list(
             )
             .order_by(page.c.last_updated.desc())
         )
-        with transaction(autocommit(engine)) as session:
+        with transaction(for_reading(engine)) as session:
             found = list(session.execute(tasks))
         has_more = len(found) > query.count
         hits = [Hit("Task", task_id, body) for task_id, body in found[: query.count]]
