@@ -4,12 +4,13 @@ purge relies on, say) is missing from a database the gateway migrated."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlmodel import SQLModel
 
 import app.store.tables  # noqa: F401  (the models register their tables)
@@ -18,13 +19,18 @@ from app.store.database import create_database_engine
 from app.store.migrate import alembic_config, migrate
 
 
+def missing_from_models(connection: Connection) -> list[Any]:
+    """What the models declare and the migrated database lacks."""
+    differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    return [d for d in differences if d[0] in ("add_table", "add_index", "add_column")]
+
+
 def test_a_migrated_database_has_every_table_and_index_of_the_models(settings: Settings) -> None:
     engine = create_database_engine(settings)
     migrate(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        missing = missing_from_models(connection)
     engine.dispose()
-    missing = [d for d in differences if d[0] in ("add_table", "add_index", "add_column")]
     assert missing == []
 
 
@@ -40,8 +46,8 @@ def test_instances_starting_together_take_turns_and_both_start(settings: Setting
             outcome.result(timeout=120)
     with engines[0].connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        missing = missing_from_models(connection)
     for engine in engines:
         engine.dispose()
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert [d for d in differences if d[0] in ("add_table", "add_index", "add_column")] == []
+    assert missing == []
