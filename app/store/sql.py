@@ -130,7 +130,10 @@ class PositionalStatement:
 
     It runs on psycopg's RawCursor, which sends it as it is: the default cursor parses every
     statement's text for `%s` placeholders, and stops caching that past 50 parameters, where
-    batches start (measured: 7% of a create's CPU)."""
+    batches start (measured: 7% of a create's CPU).
+
+    Rows come back in binary: in text, PostgreSQL sends a body (bytea) as hex, twice its size,
+    and libpq unescapes it (measured with callgrind: 11% of a pull's instructions)."""
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
@@ -147,7 +150,7 @@ class PositionalStatement:
         if isinstance(connection, AdaptedConnection):
             return await_only(self.rows_async(connection.driver_connection, values))
         with psycopg.RawCursor(connection) as cursor:
-            cursor.execute(self.sql, values)
+            cursor.execute(self.sql, values, binary=True)
             return list(cursor.fetchall())
 
     async def execute_async(self, connection: Any, values: Sequence[Any]) -> int:
@@ -157,7 +160,7 @@ class PositionalStatement:
 
     async def rows_async(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         async with psycopg.AsyncRawCursor(connection) as cursor:
-            await cursor.execute(self.sql, values)
+            await cursor.execute(self.sql, values, binary=True)
             return list(await cursor.fetchall())
 
 
