@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from app.api import (
     documents,
@@ -32,6 +33,17 @@ from app.store.database import create_database_engine
 from app.store.migrate import migrate
 from app.terminology.current import CurrentTerminology
 from app.terminology.loader import load_default
+
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+"""FastAPI's own OpenTelemetry, off: once an OpenTelemetry SDK is configured in the process, it
+records exception messages, stack traces and request values, which may carry patient data. The
+gateway's logs are its JSON lines (app.logs). Off, it also stops asking for the providers on
+every request (1% of a pull's instructions)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="National base for the unified e-prescription (EPU) of medical biology, FHIR R4",
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     install_error_handlers(app)
