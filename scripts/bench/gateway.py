@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from sqlalchemy import make_url
 
 from app.config import Settings
 from app.security.local_issuer import issue_token
@@ -43,6 +44,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def database_url(name: str, driver: str = "postgresql+psycopg") -> str:
+    """The URL of database `name` on the server of EPU_BENCH_POSTGRES (a TCP address, or a Unix
+    socket as `postgresql://postgres@/test?host=/var/run/postgresql`); `driver` "postgresql" for
+    psycopg itself."""
+    url = make_url(POSTGRES_ADMIN).set(drivername=driver, database=name)
+    return url.render_as_string(hide_password=False)
+
+
 @contextmanager
 def scratch_database(
     kind: str, name: str | None = None, keep: bool = False
@@ -57,9 +66,8 @@ def scratch_database(
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             admin.execute(f'CREATE DATABASE "{name}"')
-    server = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     try:
-        yield f"{server}/{name}"
+        yield database_url(name)
     finally:
         if not keep and not exists:
             with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:

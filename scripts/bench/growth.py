@@ -22,7 +22,7 @@ import httpx
 import psycopg
 
 from app.domain.epu_id import EPU_SYSTEM
-from scripts.bench.gateway import POSTGRES_ADMIN, running_gateway
+from scripts.bench.gateway import database_url, running_gateway
 from scripts.bench.load import GATEWAY_ENV, PULL_QUERY
 
 TABLES = ("prescriptions", "resources", "resource_versions", "idempotency_records")
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--database", required=True, help="a database seeded by scripts/seed.py")
     parser.add_argument("--requests", type=int, default=300)
     arguments = parser.parse_args()
-    plain = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{arguments.database}"
+    plain = database_url(arguments.database, driver="postgresql")
     with psycopg.connect(plain) as connection:
         count = connection.execute("SELECT count(*) FROM prescriptions").fetchone()[0]  # type: ignore[index]
         stored = sum(connection.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
@@ -77,7 +77,7 @@ def main() -> None:
         f"{', '.join(TABLES)}, {stored / max(count, 1):,.0f} bytes per prescription"
     )
 
-    url = plain.replace("postgresql://", "postgresql+psycopg://")
+    url = database_url(arguments.database)
     with (
         running_gateway(url, workers=1, extra_env=GATEWAY_ENV) as gateway,
         httpx.Client(base_url=gateway.base_url, timeout=30) as client,

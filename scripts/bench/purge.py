@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 
 from app.domain.epu_id import EPU_SYSTEM
 from app.store.purge import count_due, purge
-from scripts.bench.gateway import POSTGRES_ADMIN, running_gateway
+from scripts.bench.gateway import database_url, running_gateway
 from scripts.bench.growth import percentiles
 from scripts.bench.load import GATEWAY_ENV, PULL_QUERY
 
@@ -72,13 +72,12 @@ def main() -> None:
     parser.add_argument("--older-than-days", type=int, default=90)
     parser.add_argument("--batch", type=int, default=1000)
     arguments = parser.parse_args()
-    server = POSTGRES_ADMIN.rsplit("/", 1)[0]
-    url = f"{server}/{arguments.database}".replace("postgresql://", "postgresql+psycopg://")
+    url = database_url(arguments.database)
     engine = create_engine(url)
     now = datetime.now(UTC)
     before = now - timedelta(days=arguments.older_than_days)
     due = count_due(engine, before, now)
-    with psycopg.connect(f"{server}/{arguments.database}") as connection:
+    with psycopg.connect(database_url(arguments.database, driver="postgresql")) as connection:
         kept = [row[0] for row in connection.execute(
             "SELECT epu FROM prescriptions WHERE status IN ('requested', 'accepted', "
             "'in-progress') AND expires_at > now() ORDER BY random() LIMIT %s", (KEPT_SAMPLE,))]  # fmt: skip
