@@ -4,16 +4,20 @@ does not fail at all."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from app.config import Settings
 from app.domain.epu_id import EPU_SYSTEM
 from app.main import create_app
+from app.store.async_reads import PostgresReader
+from app.store.sql import Statement
 from tests.conftest import POSTGRES_URL, Tokens, issue_codes
 from tests.scenarios.workflow_steps import new_prescription, operation
 
@@ -73,3 +77,36 @@ def test_dropped_connections_give_503_with_retry_after_then_the_gateway_serves_a
         seen = second.get(f"/fhir/Task?group-identifier={EPU_SYSTEM}|{epu}", headers=tokens.lab())
     group = next(t for t in (e["resource"] for e in seen.json()["entry"]) if "focus" not in t)
     assert group["status"] == "accepted"
+
+
+def test_a_read_the_server_cancelled_is_not_run_again(settings: Settings) -> None:
+    """A cancelled statement (57014, as a statement_timeout raises) is the server's answer, not a
+    lost connection: the reader passes it on instead of running the read a second time."""
+    if not settings.database_url:
+        pytest.skip("PostgreSQL's reader")
+    sequence = f"epu_test_{uuid.uuid4().hex[:12]}"
+    plain = settings.database_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute(f"CREATE SEQUENCE {sequence}")
+    # nextval is not rolled back with the statement: the sequence counts the attempts.
+    cancelled = Statement(
+        f"SELECT nextval('{sequence}'), pg_cancel_backend(pg_backend_pid()), pg_sleep(5)"
+    )
+
+    async def read() -> None:
+        reader = PostgresReader(create_engine(settings.database_url))
+        await reader.open()
+        try:
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                await reader.rows(cancelled)
+        finally:
+            await reader.close()
+
+    try:
+        asyncio.run(read())
+        with psycopg.connect(plain) as admin:
+            attempts = admin.execute(f"SELECT last_value FROM {sequence}").fetchone()
+        assert attempts == (1,)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(f"DROP SEQUENCE {sequence}")

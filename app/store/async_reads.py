@@ -43,9 +43,11 @@ class PostgresReader:
         try:
             async with self._pool.connection() as connection:
                 return await statement.rows_async(connection, **parameters)
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as failed:
             # Connections the server dropped (a restart, a failover) would each fail one pull:
             # the pool sorts out its dead ones, and the read, which changes nothing, runs again.
+            if not connection_lost(failed):
+                raise
             await self._pool.check()
             async with self._pool.connection() as connection:
                 return await statement.rows_async(connection, **parameters)
@@ -57,6 +59,14 @@ class PostgresReader:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def connection_lost(failed: psycopg.OperationalError) -> bool:
+    """Whether the connection went (no SQLSTATE, class 08, or the server going down: 57P01-03),
+    rather than the server refusing or cancelling the statement (57014, a statement_timeout),
+    which a second try would only repeat."""
+    state = failed.sqlstate
+    return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
 
 
 class ThreadedReader:
