@@ -84,13 +84,12 @@ def test_a_read_the_server_cancelled_is_not_run_again(settings: Settings) -> Non
     lost connection: the reader passes it on instead of running the read a second time."""
     if not settings.database_url:
         pytest.skip("PostgreSQL's reader")
-    sequence = f"epu_test_{uuid.uuid4().hex[:12]}"
     plain = settings.database_url.replace("+psycopg", "")
-    with psycopg.connect(plain, autocommit=True) as admin:
-        admin.execute(f"CREATE SEQUENCE {sequence}")
+    with psycopg.connect(plain, autocommit=True) as admin:  # in the test's schema, dropped after it
+        admin.execute("CREATE SEQUENCE attempts")
     # nextval is not rolled back with the statement: the sequence counts the attempts.
     cancelled = Statement(
-        f"SELECT nextval('{sequence}'), pg_cancel_backend(pg_backend_pid()), pg_sleep(5)"
+        "SELECT nextval('attempts'), pg_cancel_backend(pg_backend_pid()), pg_sleep(5)"
     )
 
     async def read() -> None:
@@ -102,11 +101,7 @@ def test_a_read_the_server_cancelled_is_not_run_again(settings: Settings) -> Non
         finally:
             await reader.close()
 
-    try:
-        asyncio.run(read())
-        with psycopg.connect(plain) as admin:
-            attempts = admin.execute(f"SELECT last_value FROM {sequence}").fetchone()
-        assert attempts == (1,)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute(f"DROP SEQUENCE {sequence}")
+    asyncio.run(read())
+    with psycopg.connect(plain) as admin:
+        attempts = admin.execute("SELECT last_value FROM attempts").fetchone()
+    assert attempts == (1,)
