@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app.api import (
@@ -93,5 +93,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status,
         reception,
     ):
-        app.include_router(module.router)
+        add_routes(app, module.router)
     return app
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes, on the application's own router.
+
+    Not `include_router`: since FastAPI 0.165 an included router stays a router of its own, and
+    every request goes through each of them in turn, matches its route there, then matches it
+    again to handle it (5% of a pull's instructions, 6% of a done's). Our routers add no prefix,
+    dependency or setting of their own to include."""
+    app.router.routes.extend(router.routes)

@@ -10,7 +10,6 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.deps import fhir_json_body
 from app.domain import epu_id
 from app.logs import JsonFormatter
 from tests.conftest import FHIR_JSON, Tokens, create, created_epu, example, issue_codes
@@ -90,16 +89,23 @@ def test_each_request_logs_one_json_line_by_route_template(
 
 
 def test_an_unexpected_failure_is_a_bare_operation_outcome(
-    client: TestClient, tokens: Tokens, caplog: pytest.LogCaptureFixture
+    client: TestClient,
+    tokens: Tokens,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     canary = "psycopg 3.2.1 at /srv/app/secret.py line 12: Dupont Jean"
 
-    def broken() -> None:
+    def broken(*_: object) -> None:
         raise RuntimeError(canary)
 
-    client.app.dependency_overrides[fhir_json_body] = broken  # type: ignore[attr-defined]
+    monkeypatch.setattr("app.api.prescriber.create_prescription", broken)
     with caplog.at_level(logging.INFO):
-        response = client.post("/fhir", content=b"{}", headers={**tokens.prescriber(), **FHIR_JSON})
+        response = client.post(
+            "/fhir",
+            json=example("prescription-prolactine"),
+            headers={**tokens.prescriber(), **FHIR_JSON},
+        )
 
     assert response.status_code == 500
     assert response.json() == {
