@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
-    GUARDED_LOOKUP,
     NO_STORE,
-    caller_of,
+    LookUp,
     client_address,
     engine_of,
     requires,
@@ -24,7 +23,7 @@ from app.workflow.document import ordonnance_pdf
 router = APIRouter(tags=["documents"])
 
 
-def visible_epu(request: Request, epu: str, caller: Caller = Depends(caller_of)) -> str:
+def visible_epu(request: Request, caller: Caller, epu: str) -> str:
     """The EPU of the path, normalised, if the caller may see that prescription."""
     normalised = epu_id.normalise(epu, "epu")
     with transaction(engine_of(request)) as session:
@@ -35,27 +34,32 @@ def visible_epu(request: Request, epu: str, caller: Caller = Depends(caller_of))
 @router.get(
     "/epu/{epu}/qr.png",
     summary="The prescription's QR code as PNG",
-    dependencies=[GUARDED_LOOKUP],
 )
-def qr_code_png(epu: str = Depends(visible_epu)) -> Response:
-    return Response(qr_png(epu), media_type="image/png", headers=NO_STORE)
+def qr_code_png(
+    request: Request, epu: str, caller: Caller = requires(*Role, look_up=LookUp.GUARDED)
+) -> Response:
+    png = qr_png(visible_epu(request, caller, epu))
+    return Response(png, media_type="image/png", headers=NO_STORE)
 
 
 @router.get(
     "/epu/{epu}/qr.svg",
     summary="The prescription's QR code as SVG",
-    dependencies=[GUARDED_LOOKUP],
 )
-def qr_code_svg(epu: str = Depends(visible_epu)) -> Response:
-    return Response(qr_svg(epu), media_type="image/svg+xml", headers=NO_STORE)
+def qr_code_svg(
+    request: Request, epu: str, caller: Caller = requires(*Role, look_up=LookUp.GUARDED)
+) -> Response:
+    svg = qr_svg(visible_epu(request, caller, epu))
+    return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
 @router.get(
     "/epu/{epu}/ordonnance.pdf",
     summary="The printable ordonnance (its prescriber only)",
-    dependencies=[GUARDED_LOOKUP],
 )
-def ordonnance(request: Request, epu: str, caller: Caller = requires(Role.PRESCRIBER)) -> Response:
+def ordonnance(
+    request: Request, epu: str, caller: Caller = requires(Role.PRESCRIBER, look_up=LookUp.GUARDED)
+) -> Response:
     normalised = epu_id.normalise(epu, "epu")
     pdf = ordonnance_pdf(
         engine_of(request), terminology_of(request), caller, normalised, client_address(request)

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
-    COUNTED_LOOKUP,
+    LookUp,
     base_url,
     client_address,
     engine_of,
     fhir_response,
+    looked_up_by,
     lookup_limiter_of,
     reader_of,
     requires,
@@ -19,7 +20,6 @@ from app.api.deps import (
 from app.domain.errors import GatewayError
 from app.fhir.search_values import epu_of_token
 from app.security.caller import Caller, Role
-from app.security.rate_limit import Client
 from app.workflow.pull import Guard, Includes, pull
 
 router = APIRouter(tags=["lab"])
@@ -33,15 +33,14 @@ REQUISITION = "requisition"
 )
 async def search_service_requests(
     request: Request,
-    caller: Caller = requires(Role.LAB, Role.PRESCRIBER),
-    client: Client = COUNTED_LOOKUP,
+    caller: Caller = requires(Role.LAB, Role.PRESCRIBER, look_up=LookUp.COUNTED),
 ) -> Response:
     # The anti-guessing check rides on the pull's statement (Guard).
-    guard = Guard(lookup_limiter_of(request), client)
+    guard = Guard(lookup_limiter_of(request), looked_up_by(request))
     try:
         epu = epu_of_token(request.query_params.get(REQUISITION), REQUISITION)
     except GatewayError:
-        await guard.limiter.guard(client)  # a client past its limit hears 429 whatever it sent
+        await guard.limiter.guard(guard.client)  # past its limit, 429 whatever it sent
         raise
     includes_asked = request.query_params.getlist("_include")
     revincludes_asked = request.query_params.getlist("_revinclude")

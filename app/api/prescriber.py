@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
@@ -53,11 +51,11 @@ BUNDLE_BODY = {
 )
 async def create(
     request: Request,
-    bundle: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.PRESCRIBER),
     prefer: str | None = Header(default=None),
     idempotency_key: str | None = Header(default=None),
 ) -> Response:
+    bundle = await fhir_json_body(request)
     created = await changes_of(request).run(
         create_prescription,
         settings_of(request),

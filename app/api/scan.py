@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from app.api.deps import (
-    GUARDED_LOOKUP,
+    LookUp,
     base_url,
     client_address,
     engine_of,
@@ -39,9 +39,10 @@ MULTIPART = "multipart/form-data"
 @router.post(
     "/fhir/$scan",
     summary="Find a prescription from a QR photo (PNG, JPEG, multipart) or scanner text",
-    dependencies=[GUARDED_LOOKUP],
 )
-async def scan(request: Request, caller: Caller = requires(Role.LAB)) -> Response:
+async def scan(
+    request: Request, caller: Caller = requires(Role.LAB, look_up=LookUp.GUARDED)
+) -> Response:
     settings = settings_of(request)
     kind = media_type(request.headers.get("content-type"))
     if kind not in IMAGE_TYPES | TEXT_TYPES | {MULTIPART}:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
-    GUARDED_LOOKUP,
+    LookUp,
     base_url,
     caller_of,
     client_address,
@@ -28,10 +28,10 @@ router = APIRouter(tags=["status"])
 @router.get(
     "/fhir/Task",
     summary="Task status: by group-identifier (EPU), or the prescriber's list",
-    dependencies=[GUARDED_LOOKUP],
 )
 def search_tasks(
-    request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB)
+    request: Request,
+    caller: Caller = requires(Role.PRESCRIBER, Role.LAB, look_up=LookUp.GUARDED),
 ) -> Response:
     base = base_url(request)
     group = request.query_params.get("group-identifier")
@@ -53,10 +53,10 @@ def search_tasks(
 @router.get(
     "/fhir/AuditEvent",
     summary="Who pulled or changed a prescription (its prescriber only)",
-    dependencies=[GUARDED_LOOKUP],
 )
 def search_audit_events(
-    request: Request, caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN)
+    request: Request,
+    caller: Caller = requires(Role.PRESCRIBER, Role.LAB, Role.ADMIN, look_up=LookUp.GUARDED),
 ) -> Response:
     epu = epu_of_token(request.query_params.get("entity-identifier"), "entity-identifier")
     base = base_url(request)

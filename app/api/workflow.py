@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import (
-    GUARDED_LOOKUP,
+    LookUp,
     base_url,
     changes_of,
     client_address,
@@ -45,12 +45,11 @@ def _epu_parameter(parameters: Any) -> str:
 @router.post(
     "/fhir/Task/$claim",
     summary="A lab claims a prescription (Parameters{epu})",
-    dependencies=[GUARDED_LOOKUP],
 )
 async def claim_prescription(
-    request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
+    request: Request, caller: Caller = requires(Role.LAB, look_up=LookUp.GUARDED)
 ) -> Response:
-    epu = _epu_parameter(parameters)
+    epu = _epu_parameter(await fhir_json_body(request))
     body = await changes_of(request).run(claim, base_url(request), caller, epu, self_link(request),
                                          client_address(request))  # fmt: skip
     return fhir_response(body)
@@ -59,12 +58,11 @@ async def claim_prescription(
 @router.post(
     "/fhir/Task/$release",
     summary="The holding lab gives a prescription back",
-    dependencies=[GUARDED_LOOKUP],
 )
 async def release_prescription(
-    request: Request, parameters: Any = Depends(fhir_json_body), caller: Caller = requires(Role.LAB)
+    request: Request, caller: Caller = requires(Role.LAB, look_up=LookUp.GUARDED)
 ) -> Response:
-    epu = _epu_parameter(parameters)
+    epu = _epu_parameter(await fhir_json_body(request))
     body = await changes_of(request).run(release, base_url(request), caller, epu,
                                          self_link(request), client_address(request))  # fmt: skip
     return fhir_response(body)
@@ -73,13 +71,11 @@ async def release_prescription(
 @router.post(
     "/fhir/Task/$cancel",
     summary="The prescriber cancels (Parameters{epu, reason})",
-    dependencies=[GUARDED_LOOKUP],
 )
 async def cancel_prescription(
-    request: Request,
-    parameters: Any = Depends(fhir_json_body),
-    caller: Caller = requires(Role.PRESCRIBER),
+    request: Request, caller: Caller = requires(Role.PRESCRIBER, look_up=LookUp.GUARDED)
 ) -> Response:
+    parameters = await fhir_json_body(request)
     epu = _epu_parameter(parameters)
     reason = required_text(parameters, "reason")
     group = await changes_of(request).run(cancel, caller, epu, reason, client_address(request))
@@ -90,13 +86,13 @@ async def cancel_prescription(
 async def put_task(
     request: Request,
     task_id: str,
-    task: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.LAB),
     if_match: str | None = Header(default=None),
 ) -> Response:
+    task = require_resource(await fhir_json_body(request), "Task")
     updated = await changes_of(request).run(
         update_task, caller, task_id, if_match,
-        replacement=require_resource(task, "Task"), address=client_address(request),
+        replacement=task, address=client_address(request),
     )  # fmt: skip
     return _task_answer(updated.resource, updated.version)
 
@@ -105,10 +101,10 @@ async def put_task(
 async def patch_task(
     request: Request,
     task_id: str,
-    patch: Any = Depends(json_patch_body),
     caller: Caller = requires(Role.LAB),
     if_match: str | None = Header(default=None),
 ) -> Response:
+    patch = await json_patch_body(request)
     updated = await changes_of(request).run(
         update_task, caller, task_id, if_match, patch=patch, address=client_address(request)
     )
@@ -118,13 +114,12 @@ async def patch_task(
 @router.post("/fhir/ServiceRequest", summary="The biologist adds or replaces a line")
 async def add_line(
     request: Request,
-    service_request: Any = Depends(fhir_json_body),
     caller: Caller = requires(Role.LAB),
     x_provenance: str | None = Header(default=None),
 ) -> Response:
+    service_request = require_resource(await fhir_json_body(request), "ServiceRequest")
     stored = await changes_of(request).run(
-        adapt, terminology_of(request), caller,
-        require_resource(service_request, "ServiceRequest"),
+        adapt, terminology_of(request), caller, service_request,
         _provenance_reason(x_provenance), client_address(request),
     )  # fmt: skip
     location = f"{base_url(request)}/fhir/ServiceRequest/{stored['id']}/_history/1"

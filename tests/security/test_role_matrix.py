@@ -82,14 +82,8 @@ def test_each_caller_gets_what_the_table_says(
     client: TestClient, tokens: Tokens, route: tuple[str, str]
 ) -> None:
     (path, body, headers), expected = ROUTES[route]
-    callers = {
-        "none": {},
-        "prescriber": tokens.prescriber(),
-        "lab": tokens.lab(),
-        "admin": tokens.admin(),
-    }
     got = {}
-    for who, auth in callers.items():
+    for who, auth in callers(tokens).items():
         content = body.encode() if isinstance(body, str) else None
         response = client.request(
             route[0], path, headers={**headers, **auth},
@@ -99,3 +93,32 @@ def test_each_caller_gets_what_the_table_says(
         if response.status_code >= 400:
             assert response.json()["resourceType"] == "OperationOutcome"
     assert got == expected
+
+
+BODY_ROUTES = sorted(route for route, ((_, body, _), _) in ROUTES.items() if body is not None)
+BROKEN_JSON = b'{"resourceType": "Bundle", '
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
+def test_a_body_is_read_only_once_its_caller_may_send_it(
+    client: TestClient, tokens: Tokens, route: tuple[str, str]
+) -> None:
+    """No token, or a role the route refuses: 401 or 403 whatever the body holds, since the
+    gateway reads no body before it knows who sends it (broken JSON would be a 400)."""
+    (path, _, headers), expected = ROUTES[route]
+    for who, auth in callers(tokens).items():
+        if expected[who] not in (401, 403):
+            continue
+        response = client.request(route[0], path, content=BROKEN_JSON, headers={**headers, **auth})
+        assert (who, response.status_code) == (who, expected[who]), response.text
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def callers(tokens: Tokens) -> dict[str, dict[str, str]]:
+    """The Authorization header of each column of the table ("none": no header)."""
+    return {
+        "none": {},
+        "prescriber": tokens.prescriber(),
+        "lab": tokens.lab(),
+        "admin": tokens.admin(),
+    }
