@@ -54,7 +54,7 @@ def terminology_of(request: Request) -> Terminology:
 
 async def caller_of(request: Request) -> Caller:
     """The verified caller, or 401; then one request spent from its budget (or 429). The
-    dependency of routes open to every role; the others take `requires`.
+    dependency of routes open to every role that look no EPU up; the others take `requires`.
 
     Async: a token seen before and a per-instance budget cost no I/O, so the common case takes no
     thread hop; a new token's signature check (which may fetch keys) and a Redis budget do."""
@@ -118,8 +118,8 @@ def requires(*roles: Role, look_up: LookUp | None = None) -> Any:
     up, with its anti-guessing guard (`look_up`).
 
     One dependency a route, which does all of it: FastAPI solves each dependency node at about
-    70,000 instructions a request (callgrind), a third of a pull's when it had three. Async: the
-    common case (a token seen before, a budget in memory) takes no thread hop."""
+    70,000 instructions a request (callgrind; the pull's three nodes were a tenth of its 2.05 M).
+    Async: the common case (a token seen before, a budget in memory) takes no thread hop."""
 
     async def check(request: Request) -> Caller:
         caller = await caller_of(request)
