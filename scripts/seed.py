@@ -6,12 +6,20 @@ and retention measurements.
 
 One real prescription (1 Patient, 1 Practitioner, 1 Observation, 5 ServiceRequests) is created
 by the gateway's own code in a scratch SQLite; its stored rows are the template. Each seeded
-prescription copies them with new ids, EPU and prescriber (one of 5,000, or of --prescribers:
-growth.py compares 10k with 1M at the same number of prescriptions per prescriber), 1 to 8 lines (lines
-past the fifth are copies of the fifth), a status from a realistic mix written into its Tasks,
-and a last update spread over 18 months (every time the template wrote at its creation:
-meta.lastUpdated, Task.lastModified, AuditEvent.recorded). Every seeded resource is at its
-version 1: `resource_versions`, which keeps superseded versions, stays empty.
+prescription copies them with new ids, EPU and prescriber, 1 to 8 lines (lines past the fifth are
+copies of the fifth), a status written into its Tasks, and its times (every time the template
+wrote at its creation: meta.lastUpdated, Task.lastModified, AuditEvent.recorded). Every seeded
+resource is at its version 1: `resource_versions`, which keeps superseded versions, stays empty.
+
+The set looks like a base in service for 18 months:
+- Prescriptions are written in the order they were created, a constant flow over the 18 months,
+  so the newest rows lie in the newest pages, as in a base that received them one by one.
+- A status follows age (STATUS_BY_AGE): most of a day-old prescription is still to be taken
+  to a lab, most of a month-old one is completed, and a few are never taken to any lab and stay
+  `requested` past their expiry. The last update comes after creation by what the status took.
+- A prescriber has about 1,800 prescriptions (`--prescribers` defaults to count / 1,800: France's
+  120 million a year from about 100,000 prescribers, over 18 months), so 10k and 1M compare the
+  same prescriber's list.
 
 Speed comes from doing the per-row work once: each (status, line count) pair is compiled into
 binary COPY data with holes for the ids, EPU, RPPS and times, so a prescription is three
@@ -53,10 +61,18 @@ from app.main import create_app
 from app.security.local_issuer import issue_token
 from app.store.migrate import migrate
 
-PRESCRIBERS = 5_000
+PRESCRIPTIONS_PER_PRESCRIBER = 1_800
 TEMPLATE_RPPS = "10101201234"
-STATUSES = (("requested", 0.25), ("accepted", 0.10), ("in-progress", 0.10),
-            ("completed", 0.45), ("cancelled", 0.10))  # fmt: skip
+STATUSES = ("requested", "accepted", "in-progress", "completed", "cancelled")
+STATUS_BY_AGE = (
+    # up to this age in days: the share of each status, in the order of STATUSES
+    (2, (0.55, 0.15, 0.20, 0.07, 0.03)),
+    (14, (0.20, 0.03, 0.12, 0.58, 0.07)),
+    (90, (0.10, 0.00, 0.02, 0.80, 0.08)),
+    (None, (0.08, 0.00, 0.00, 0.83, 0.09)),  # `requested` past a year: expired, never taken
+)
+SETTLING_DAYS = {"requested": 0, "accepted": 2, "in-progress": 3, "completed": 14, "cancelled": 14}
+"""At most how many days after its creation a prescription of that status was last updated."""
 MAX_LINES = 8
 SPREAD = timedelta(days=548)
 MICROSECOND = timedelta(microseconds=1)
@@ -181,9 +197,9 @@ class Formats:
         ids = [hole for _, hole in self.fixed] + [f"{kind}{n}" for n in range(MAX_LINES)
                                                   for kind in ("line", "task")]  # fmt: skip
         self.ids = [(hole.encode(), b"%04x" % n) for n, hole in enumerate(ids)]
-        self.prescriptions = {status: _format(self._prescription(status)) for status, _ in STATUSES}
+        self.prescriptions = {status: _format(self._prescription(status)) for status in STATUSES}
         self.resources: dict[tuple[str, int], bytes] = {}
-        for status, _ in STATUSES:
+        for status in STATUSES:
             for count in range(1, MAX_LINES + 1):
                 self.resources[status, count] = _format(self._resources(status, count))
         # The stored response is the template's own, as before: a seeded key is never replayed.
@@ -215,13 +231,10 @@ class Formats:
         return current
 
 
-def _status() -> str:
-    pick, total = random.random(), 0.0
-    for status, share in STATUSES:
-        total += share
-        if pick < total:
-            return status
-    return STATUSES[-1][0]
+def status_at(age_days: float) -> str:
+    """A status drawn from the shares of prescriptions of that age."""
+    shares = next(s for most, s in STATUS_BY_AGE if most is None or age_days <= most)
+    return random.choices(STATUSES, shares)[0]
 
 
 @dataclass
@@ -236,17 +249,37 @@ def rpps_numbers(count: int) -> list[bytes]:
     return [f"{10_000_000_000 + n * 7919:011d}".encode() for n in range(count)]
 
 
+@dataclass
+class Flow:
+    """Prescriptions created one after another at a constant rate over SPREAD, the last one now;
+    times in microseconds from PostgreSQL's epoch."""
+
+    end_serial: int
+    step_us: float
+    now_us: int
+
+    @classmethod
+    def ending_now(cls, first_serial: int, count: int) -> Flow:
+        now_us = (datetime.now(UTC) - POSTGRES_EPOCH) // MICROSECOND
+        return cls(first_serial + count, SPREAD / MICROSECOND / count, now_us)
+
+    def created_us(self, serial: int) -> int:
+        """When that prescription was created: the greater the serial, the later."""
+        return self.now_us - int((self.end_serial - serial - random.random()) * self.step_us)
+
+
 def make_batch(
-    formats: Formats, first_serial: int, count: int, now: datetime, prescribers: list[bytes]
+    formats: Formats, flow: Flow, first_serial: int, count: int, prescribers: list[bytes]
 ) -> Batch:
-    now_us = (now - POSTGRES_EPOCH) // MICROSECOND
-    spread_us, created_spread_us = SPREAD // MICROSECOND, timedelta(days=10) // MICROSECOND
-    year_us = timedelta(days=365) // MICROSECOND
+    now_us = flow.now_us
+    day_us, year_us = timedelta(days=1) // MICROSECOND, timedelta(days=365) // MICROSECOND
     prescriptions, resources, idempotency = [], [], []
     for serial in range(first_serial, first_serial + count):
-        updated = now_us - int(spread_us * random.random())
+        created = flow.created_us(serial)
+        status = status_at((now_us - created) / day_us)
+        settled = min(now_us - created, SETTLING_DAYS[status] * day_us)
+        updated = created + int(settled * random.random())
         updated -= updated % 1000  # bodies say milliseconds
-        created = updated - int(created_spread_us * random.random())
         seconds, micros = divmod(updated, 1_000_000)
         clock = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds + UNIX_TO_POSTGRES))
         prefix, tail = b"%010x" % serial, os.urandom(6).hex().encode()
@@ -259,7 +292,7 @@ def make_batch(
         values[b"expires"] = struct.pack(">q", created + year_us)
         values[b"key"] = b"%s|urn:uuid:%s" % (rpps, str(uuid.uuid4()).encode())
         values[b"hash"] = uuid.uuid4().hex.encode()
-        status, lines = _status(), random.randint(1, MAX_LINES)
+        lines = random.randint(1, MAX_LINES)
         prescriptions.append(formats.prescriptions[status] % values)
         resources.append(formats.resources[status, lines] % values)
         idempotency.append(formats.idempotency % values)
@@ -269,16 +302,17 @@ def make_batch(
 
 
 def batches(
-    template: Template, first_serial: int, count: int, size: int, prescribers: int = PRESCRIBERS
+    template: Template, first_serial: int, count: int, size: int, prescribers: int
 ) -> Iterator[Batch]:
     """Batches of `size` prescriptions, each made by a thread while PostgreSQL loads the one
     before (most of that wait is outside the GIL)."""
-    formats, now, numbers = Formats(template), datetime.now(UTC), rpps_numbers(prescribers)
+    formats, numbers = Formats(template), rpps_numbers(prescribers)
+    flow = Flow.ending_now(first_serial, count)
     with ThreadPoolExecutor(1) as maker:
         ahead: deque[Future[Batch]] = deque()
         for start in range(first_serial, first_serial + count, size):
-            ahead.append(maker.submit(make_batch, formats, start,
-                                      min(size, first_serial + count - start), now, numbers))  # fmt: skip
+            ahead.append(maker.submit(make_batch, formats, flow, start,
+                                      min(size, first_serial + count - start), numbers))  # fmt: skip
             if len(ahead) > 1:
                 yield ahead.popleft().result()
         while ahead:
@@ -325,7 +359,7 @@ def _copy(connection: Connection, batch: Batch, freeze: bool) -> None:
 
 
 def seed(
-    url: str, count: int, batch: int, max_seconds: float, prescribers: int = PRESCRIBERS
+    url: str, count: int, batch: int, max_seconds: float, prescribers: int | None = None
 ) -> int:
     """Adds up to `count` prescriptions in one transaction; returns how many went in before the
     time ran out."""
@@ -346,6 +380,7 @@ def seed(
             remake = _drop_indexes(connection)
         done = 0
         loading = previous = time.monotonic()
+        prescribers = prescribers or max(1, round(count / PRESCRIPTIONS_PER_PRESCRIBER))
         for made in batches(template, offset, count, batch, prescribers):
             _copy(connection, made, fresh)
             done += made.count
@@ -377,8 +412,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=2_000)
-    parser.add_argument("--prescribers", type=int, default=PRESCRIBERS,
-                        help="how many prescribers share the prescriptions")  # fmt: skip
+    parser.add_argument("--prescribers", type=int, default=None,
+                        help="how many prescribers share the prescriptions (default: count / 1,800)")  # fmt: skip
     parser.add_argument("--max-minutes", type=float, default=15.0,
                         help="stop adding batches after this long (indexes are built after)")  # fmt: skip
     arguments = parser.parse_args()
