@@ -1,19 +1,24 @@
 """Latency as the database grows: pull, claim and the prescriber's status list on a seeded
 PostgreSQL database, the plans of the queries behind them, and bytes stored per prescription.
 
-    PYTHONPATH=. python scripts/seed.py --database-url postgresql://postgres@127.0.0.1/epu_growth_10k --count 10000 --prescribers 50
+    PYTHONPATH=. python scripts/seed.py --database-url postgresql://postgres@127.0.0.1/epu_growth_10k --count 10000
     PYTHONPATH=. python scripts/bench/growth.py --database epu_growth_10k [--requests 300]
 
-Requests go one at a time (latency, not throughput) to a gateway started on that database. Seed
-the 10k database with `--prescribers 50` so that a prescriber has about 200 prescriptions in both
-(the list then returns the same 50-row page). The list runs twice over the same prescribers: the
-first pass reads most of its Task pages from disk once the tables outgrow the memory, the second
-finds them cached.
+Requests go one at a time (latency, not throughput) to a gateway started on that database.
+- Pull and claim go to what a lab receives: prescriptions still to be taken, the newest first
+  (the patient comes to the lab within days), drawn at random among the newest, the claimed
+  ones apart from the pulled ones. "pull, any age" pulls prescriptions drawn from the whole set
+  instead: most are months old and, once the tables outgrow the memory, read from disk.
+- The prescriber's list runs twice over the same prescribers: the first pass reads its Task
+  pages from wherever they are, the second finds them cached, as for a prescriber's software
+  that polls its list. The seed gives a prescriber the same number of prescriptions at any size,
+  so that 10k and 1M compare the same page.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -64,11 +69,13 @@ def main() -> None:
         count = connection.execute("SELECT count(*) FROM prescriptions").fetchone()[0]  # type: ignore[index]
         stored = sum(connection.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
                      for t in TABLES)  # fmt: skip
-        epus = [r[0] for r in connection.execute(
+        any_age = [r[0] for r in connection.execute(
             "SELECT epu FROM prescriptions ORDER BY random() LIMIT %s", (arguments.requests,))]  # fmt: skip
-        to_claim = [r[0] for r in connection.execute(
+        newest = [r[0] for r in connection.execute(
             "SELECT epu FROM prescriptions WHERE status = 'requested' AND expires_at > now() "
-            "ORDER BY random() LIMIT %s", (arguments.requests,))]  # fmt: skip
+            "ORDER BY created_at DESC LIMIT %s", (2 * arguments.requests,))]  # fmt: skip
+        random.shuffle(newest)
+        epus, to_claim = newest[::2], newest[1::2]
         prescribers = [r[0] for r in connection.execute(
             "SELECT prescriber_rpps FROM prescriptions ORDER BY random() LIMIT %s",
             (arguments.requests,))]  # fmt: skip
@@ -92,8 +99,13 @@ def main() -> None:
                 f"/fhir/ServiceRequest?requisition={epus[n % len(epus)]}", headers=lab
             ),
         )
-        pulls = _timed(len(epus), lambda n: client.get(
-            f"/fhir/ServiceRequest?requisition={EPU_SYSTEM}|{epus[n]}{PULL_QUERY}", headers=lab))  # fmt: skip
+
+        def pull(epus: list[str]) -> Callable[[int], httpx.Response]:
+            return lambda n: client.get(
+                f"/fhir/ServiceRequest?requisition={EPU_SYSTEM}|{epus[n]}{PULL_QUERY}", headers=lab)  # fmt: skip
+
+        pulls = _timed(len(epus), pull(epus))
+        pulls_any_age = _timed(len(any_age), pull(any_age))
         claims = _timed(len(to_claim), lambda n: client.post("/fhir/Task/$claim", headers=claim_headers, json={
             "resourceType": "Parameters", "parameter": [{"name": "epu", "valueString": to_claim[n]}]}))  # fmt: skip
 
@@ -106,6 +118,7 @@ def main() -> None:
         # prescriber's software that polls its list.
         lists_again = _timed(len(prescribers), prescriber_list)
     print(f"pull    ({len(pulls)}): {percentiles(pulls)}")
+    print(f"pull, any age ({len(pulls_any_age)}): {percentiles(pulls_any_age)}")
     print(f"claim   ({len(claims)}): {percentiles(claims)}")
     print(f"list    ({len(lists)}): {percentiles(lists)}")
     print(f"list again ({len(lists_again)}): {percentiles(lists_again)}")
