@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import cProfile
 import json
 import os
@@ -46,7 +45,7 @@ from app.domain.epu_id import EPU_SYSTEM
 from app.main import create_app
 from app.security.local_issuer import issue_token
 from scripts.bench.gateway import scratch_database
-from scripts.bench.load import FHIR, PULL_QUERY, five_line_bundle
+from scripts.bench.load import FHIR, PULL_QUERY, claim_parameters, five_line_bundle, sent_by
 
 WORKLOADS = ("pull", "claim", "done", "create")
 WARM_UP = 5
@@ -134,28 +133,21 @@ class Prepared:
             "Content-Type": FHIR,
         }
         self.bundle = five_line_bundle()
-        for entry in self.bundle["entry"]:
-            if entry["resource"]["resourceType"] == "Practitioner":
-                entry["resource"]["identifier"][0]["value"] = f"8{PRESCRIBER}"
         self.epus: list[str] = []
         self.claimable: list[str] = []
         self.lines: list[tuple[dict[str, Any], int]] = []
 
     def create_body(self) -> bytes:
-        bundle = copy.deepcopy(self.bundle)
-        bundle["identifier"] = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
-        return json.dumps(bundle).encode()
+        return json.dumps(sent_by(self.bundle, PRESCRIBER, f"urn:uuid:{uuid.uuid4()}")).encode()
 
     async def create(self) -> str:
         _, answer = await self.asgi.request("POST", "/fhir", self.prescriber, self.create_body())
         return str(json.loads(answer)["identifier"]["value"])
 
     async def claim(self, epu: str) -> dict[str, Any]:
-        body = {"resourceType": "Parameters", "parameter": [
-            {"name": "epu", "valueIdentifier": {"system": EPU_SYSTEM, "value": epu}}]}  # fmt: skip
         headers = {**self.lab, "Content-Type": FHIR}
-        _, answer = await self.asgi.request("POST", "/fhir/Task/$claim", headers,
-                                            json.dumps(body).encode())  # fmt: skip
+        body = json.dumps(claim_parameters(epu)).encode()
+        _, answer = await self.asgi.request("POST", "/fhir/Task/$claim", headers, body)
         return json.loads(answer)  # type: ignore[no-any-return]
 
     async def make(self, workloads: list[str]) -> None:

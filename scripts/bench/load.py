@@ -83,6 +83,23 @@ def five_line_bundle() -> dict[str, Any]:
     return bundle
 
 
+def sent_by(bundle: dict[str, Any], rpps: str, identifier: str) -> dict[str, Any]:
+    """A copy of `bundle` as the prescriber of that RPPS sends it (its Practitioner), with that
+    Bundle.identifier, the request's idempotency key."""
+    sent = copy.deepcopy(bundle)
+    sent["identifier"] = {"system": "urn:ietf:rfc:3986", "value": identifier}
+    for entry in sent["entry"]:
+        if entry["resource"]["resourceType"] == "Practitioner":
+            entry["resource"]["identifier"][0]["value"] = f"8{rpps}"
+    return sent
+
+
+def claim_parameters(epu: str) -> dict[str, Any]:
+    """The body of a $claim of that EPU."""
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "epu", "valueIdentifier": {"system": EPU_SYSTEM, "value": epu}}]}  # fmt: skip
+
+
 def photo_of(epu: str) -> bytes:
     """The printed QR in a larger, slightly blurred, rotated JPEG, as a desk webcam takes it."""
     code = Image.open(io.BytesIO(qr_png(epu, scale=6))).convert("L")
@@ -123,11 +140,7 @@ class Workloads:
         """One per prescriber (its RPPS in the Practitioner); wrk gives each a new identifier."""
         requests = []
         for rpps, token in self.prescriber_tokens.items():
-            bundle = copy.deepcopy(self.bundle)
-            bundle["identifier"] = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{UNIQUE_ID}"}
-            for entry in bundle["entry"]:
-                if entry["resource"]["resourceType"] == "Practitioner":
-                    entry["resource"]["identifier"][0]["value"] = f"8{rpps}"
+            bundle = sent_by(self.bundle, rpps, f"urn:uuid:{UNIQUE_ID}")
             headers = {"Authorization": token, "Content-Type": FHIR}
             requests.append(Request("POST", "/fhir", headers, as_json(bundle)))
         return requests
@@ -149,10 +162,9 @@ class Workloads:
         requests = []
         epus = [epu for epu in unclaimed_epus(self.database) if epu not in self.taken]
         for number, epu in enumerate(epus):
-            body = {"resourceType": "Parameters", "parameter": [
-                {"name": "epu", "valueIdentifier": {"system": EPU_SYSTEM, "value": epu}}]}  # fmt: skip
+            body = as_json(claim_parameters(epu))
             headers = {**self._lab(number), "Content-Type": FHIR}
-            requests.append(Request("POST", "/fhir/Task/$claim", headers, as_json(body), epu))
+            requests.append(Request("POST", "/fhir/Task/$claim", headers, body, epu))
         return requests
 
     def _done(self) -> list[Request]:
