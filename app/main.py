@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
 from app.api import (
@@ -19,6 +20,7 @@ from app.api import (
     terminology,
     workflow,
 )
+from app.api.direct import answer_directly
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
 from app.config import Settings, get_settings
@@ -103,5 +105,10 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     Not `include_router`: since FastAPI 0.165 an included router stays a router of its own, and
     every request goes through each of them in turn, matches its route there, then matches it
     again to handle it (5% of a pull's instructions, 6% of a done's). Our routers add no prefix,
-    dependency or setting of their own to include."""
+    dependency or setting of their own to include.
+
+    Each route that can be is answered by a direct call of its endpoint (app.api.direct)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            answer_directly(route)
     app.router.routes.extend(router.routes)
