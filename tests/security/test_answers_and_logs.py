@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -59,6 +60,10 @@ def test_a_sane_request_id_is_kept_and_any_other_replaced(client: TestClient) ->
     assert kept.headers["x-request-id"] == "lgc-42.retry_1"
     assert replaced.headers["x-request-id"] != "x" * 65
     assert hostile.headers["x-request-id"].isalnum()
+    for made in (replaced, hostile, client.get("/health")):
+        as_uuid = uuid.UUID(hex=made.headers["x-request-id"])
+        assert made.headers["x-request-id"] == as_uuid.hex  # as uuid.uuid4().hex writes it
+        assert (as_uuid.version, as_uuid.variant) == (4, uuid.RFC_4122)
 
 
 def test_each_request_logs_one_json_line_by_route_template(
