@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import random
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.domain import epu_id
-from app.logs import JsonFormatter
+from app.logs import JsonFormatter, utc_milliseconds
 from tests.conftest import FHIR_JSON, Tokens, create, created_epu, example, issue_codes
 
 
@@ -134,3 +137,19 @@ def test_an_unexpected_failure_is_a_bare_operation_outcome(
     assert failure == [failure[0]] and failure[0]["error_type"] == "RuntimeError"
     assert failure[0]["request_id"] == response.headers["x-request-id"]
     assert canary not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_log_lines_time_is_what_datetime_writes() -> None:
+    edges = [
+        1796400000.0,
+        1796400000.0005,
+        1796400000.9995,
+        1796400000.9999994,
+        1796400000.9999995,  # rounds up into the next second, as datetime carries it
+        1796400001.0000005,
+        math.nextafter(1796400001.0, 0),
+    ]
+    drawn = random.Random(7)
+    for created in edges + [drawn.uniform(1.7e9, 2.1e9) for _ in range(20_000)]:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert utc_milliseconds(created) == expected, created
