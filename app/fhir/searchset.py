@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     resource_type: str
     id: str
     body: bytes

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 import secrets
 import time
 from collections.abc import Sequence
@@ -172,8 +173,10 @@ def prescriber_and_resources(
         for _rpps, kind, id_, version, body in rows
         if kind is not None
     ]
-    return str(rows[0][0]), sorted(resources, key=lambda row: row.id)
+    return str(rows[0][0]), sorted(resources, key=_BY_ID)
 
+
+_BY_ID = operator.attrgetter("id")
 
 # These statements leave the sort by id (creation order) to Python: with ORDER BY id and a single
 # type, SQLite walks the primary key (resource_type, id) through every resource of that type
