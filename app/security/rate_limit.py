@@ -5,6 +5,7 @@ several instances enforce one limit."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -69,7 +70,10 @@ class Client:
         return keys
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(kind: str, value: str) -> str:
+    # Cached: a pull asks for three (its budget's, its client's two), each a SHA-256 that cost
+    # 6,600 instructions, and the same clients come back.
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
 
 
