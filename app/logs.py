@@ -32,8 +32,9 @@ class JsonFormatter(logging.Formatter):
 def utc_milliseconds(created: float) -> str:
     """`datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")` for a time
     after 1970 (a record's), the same string, with the date and time of the second written once
-    per second: isoformat cost 14,000 instructions a line. The microseconds are rounded (half to even) and carried into the second
-    as datetime rounds and carries them, then truncated to milliseconds as isoformat does."""
+    per second: isoformat cost 14,000 instructions a line. The microseconds are rounded (half to
+    even) and carried into the second as datetime rounds and carries them, then truncated to
+    milliseconds as isoformat does."""
     fraction, whole = math.modf(created)
     micro = round(fraction * 1e6)
     if micro >= 1_000_000:
