@@ -189,6 +189,24 @@ def test_malformed_json_wrong_type_and_oversized_bodies_are_4xx(
     assert stored_count(client) == 0
 
 
+def test_a_body_nested_past_64_levels_is_refused_as_too_deep(
+    client: TestClient, tokens: Tokens
+) -> None:
+    headers = {**tokens.prescriber(), **FHIR_JSON}
+    inside_strings = b'{"resourceType": "Bundle", "id": "' + b"[{" * 100 + b'"}'
+
+    too_deep = client.post("/fhir", content=b"[" * 65 + b"]" * 65, headers=headers)
+    deep_enough = client.post("/fhir", content=b"[" * 64 + b"]" * 64, headers=headers)
+    brackets_in_strings = client.post("/fhir", content=inside_strings, headers=headers)
+
+    assert (too_deep.status_code, issue_codes(too_deep)) == (400, ["JSON_TOO_DEEP"])
+    assert deep_enough.status_code == 400
+    assert "JSON_TOO_DEEP" not in issue_codes(deep_enough)
+    assert brackets_in_strings.status_code == 400
+    assert "JSON_TOO_DEEP" not in issue_codes(brackets_in_strings)
+    assert stored_count(client) == 0
+
+
 def test_our_extensions_must_carry_their_value_type(client: TestClient, tokens: Tokens) -> None:
     bundle = example("prescription-prolactine")
     line(bundle)["extension"] = [
