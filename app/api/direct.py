@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import params
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,22 +57,31 @@ def answer_directly(route: APIRoute) -> bool:
     return True
 
 
+_NOT_TAKEN = (
+    "query_params",
+    "cookie_params",
+    "body_params",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+    "http_connection_param_name",
+    "websocket_param_name",
+)
+"""What neither a direct route nor its dependency may take."""
+
+
+def _takes_any(dependant: Dependant, kinds: tuple[str, ...]) -> bool:
+    return any(getattr(dependant, kind) for kind in kinds)
+
+
 def _has_direct_shape(route: APIRoute) -> bool:
     dependant = route.dependant
     if (
         route.body_field is not None
         or route.response_field is not None
         or dependant.request_param_name is None
-        or dependant.query_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.response_param_name
-        or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
-        or dependant.http_connection_param_name
-        or dependant.websocket_param_name
+        or _takes_any(dependant, _NOT_TAKEN)
         or len(dependant.dependencies) != 1
-        or not route.dependant.call
         or not inspect.iscoroutinefunction(route.endpoint)
     ):
         return False
@@ -81,19 +91,8 @@ def _has_direct_shape(route: APIRoute) -> bool:
         and dependency.call is not None
         and inspect.iscoroutinefunction(dependency.call)
         and dependency.request_param_name is not None
-        and not (
-            dependency.path_params
-            or dependency.query_params
-            or dependency.header_params
-            or dependency.cookie_params
-            or dependency.body_params
-            or dependency.dependencies
-            or dependency.response_param_name
-            or dependency.background_tasks_param_name
-            or dependency.security_scopes_param_name
-            or dependency.http_connection_param_name
-            or dependency.websocket_param_name
-        )
+        and not dependency.dependencies
+        and not _takes_any(dependency, ("path_params", "header_params", *_NOT_TAKEN))
     )
     plain_paths = all(
         isinstance(field.field_info, params.Path)

@@ -6,10 +6,13 @@ so there the same statements go through the thread pool."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from fastapi.concurrency import run_in_threadpool
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
@@ -17,6 +20,7 @@ from app.store.database import for_reading, transaction
 from app.store.sql import PositionalStatement, Statement, driver_connection
 
 POOL_SIZE = 10
+T = TypeVar("T")
 
 
 class Reader(Protocol):
@@ -52,21 +56,20 @@ class PostgresReader:
 
     async def execute(self, statement: PositionalStatement, values: list[Any]) -> None:
         """One write, committed on its own (the pool is in autocommit)."""
-        connection = await self._pool.getconn()
-        try:
-            await statement.execute_async(connection, values)
-        finally:
-            await self._pool.putconn(connection)
+        await self._on_a_connection(partial(statement.execute_async, values=values))
 
     async def _rows(
         self, statement: Statement, parameters: dict[str, Any]
     ) -> list[tuple[Any, ...]]:
+        return await self._on_a_connection(partial(statement.rows_async, **parameters))
+
+    async def _on_a_connection(self, run: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
         # getconn and putconn, not the pool's `connection()`: in autocommit its context managers
         # (the pool's, then the connection's COMMIT of nothing) cost 40,000 instructions a use
         # on top of them, and putconn still sorts out a connection left broken or busy.
         connection = await self._pool.getconn()
         try:
-            return await statement.rows_async(connection, **parameters)
+            return await run(connection)
         finally:
             await self._pool.putconn(connection)
 
