@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from app.api.deps import count_failed_lookup, fhir_response
 from app.domain.errors import GatewayError, Issue
 from app.fhir.outcome import operation_outcome
+from app.store.changes import DatabaseUnavailable
 
 log = logging.getLogger("epu.database")
 
@@ -30,6 +31,7 @@ DATABASE_UNAVAILABLE = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.TimeoutError,
     PoolTimeout,
+    DatabaseUnavailable,
 )
 RETRY_AFTER_SECONDS = 2
 

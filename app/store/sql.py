@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine.interfaces import AdaptedConnection
-from sqlalchemy.util import await_only
 from sqlmodel import Session
 
 _NAMED = re.compile(r"(?<!:):(\w+)")
@@ -105,8 +105,15 @@ class Insert:
                 values = [row[name] for row in rows for name in self.columns]
                 statement = values_list(self.head, len(self.columns), len(rows))
                 PositionalStatement(statement).execute(connection, values)
-        except (sqlite3.IntegrityError, psycopg.IntegrityError) as duplicate:
+        except _INTEGRITY_ERRORS as duplicate:
             raise DuplicateKey(str(duplicate)) from None
+
+
+_INTEGRITY_ERRORS = (
+    sqlite3.IntegrityError,
+    psycopg.IntegrityError,
+    AsyncAdapt_asyncpg_dbapi.IntegrityError,  # asyncpg's, as SQLAlchemy's adapter raises them
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,12 +135,13 @@ def values_list(
 class PositionalStatement:
     """A PostgreSQL statement with native `$n` parameters, built for one shape of batch.
 
-    It runs on psycopg's RawCursor, which sends it as it is: the default cursor parses every
-    statement's text for `%s` placeholders, and stops caching that past 50 parameters, where
-    batches start (measured: 7% of a create's CPU).
-
-    Rows come back in binary: in text, PostgreSQL sends a body (bytea) as hex, twice its size,
-    and libpq unescapes it (measured with callgrind: 11% of a pull's instructions)."""
+    In a change on the loop it runs on asyncpg (app.store.changes), which takes `$n` as they
+    are, prepares each statement once per connection and reads rows in binary. Elsewhere it runs
+    on psycopg's RawCursor, which sends it as it is: the default cursor parses every statement's
+    text for `%s` placeholders, and stops caching that past 50 parameters, where batches start
+    (measured: 7% of a create's CPU). There rows are asked for in binary: in text, PostgreSQL
+    sends a body (bytea) as hex, twice its size, and libpq unescapes it (measured with
+    callgrind: 11% of a pull's instructions)."""
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
@@ -141,17 +149,25 @@ class PositionalStatement:
     def execute(self, connection: Any, values: Sequence[Any]) -> int:
         """Run a write; the number of rows it touched."""
         if isinstance(connection, AdaptedConnection):  # a change on the loop (app.store.changes)
-            return await_only(self.execute_async(connection.driver_connection, values))
+            return int(self._on_the_loop(connection, values).rowcount)
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values)
             return int(cursor.rowcount)
 
     def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         if isinstance(connection, AdaptedConnection):
-            return await_only(self.rows_async(connection.driver_connection, values))
+            return [tuple(row) for row in self._on_the_loop(connection, values).fetchall()]
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values, binary=True)
             return list(cursor.fetchall())
+
+    def _on_the_loop(self, connection: Any, values: Sequence[Any]) -> Any:
+        """Run on an asyncpg connection, through SQLAlchemy's DB-API adapter: it opens the
+        transaction at the first statement, keeps the connection's prepared statements and
+        raises DB-API errors. Its rows are asyncpg Records."""
+        cursor = connection.cursor()
+        cursor.execute(self.sql, values)
+        return cursor
 
     async def execute_async(self, connection: Any, values: Sequence[Any]) -> int:
         cursor = kept_cursor(connection)
