@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.store.changes import Changes, DatabaseUnavailable, changes_for
-from app.store.database import create_database_engine, transaction
+from app.store.database import create_database_engine, orm_session
 from app.store.migrate import migrate
 from app.store.sql import DuplicateKey, Insert, Statement, driver_connection
 
@@ -35,7 +35,7 @@ class Stop(Exception):
 
 
 def _count_failures(engine: Engine, client: str, then_fail: bool) -> int:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         connection = driver_connection(session)
         FAILED.rows(connection, [{"client": client, "at": datetime.now(UTC)}] * 2)
         seen = int(COUNT.rows(connection, client=client)[0][0])
@@ -91,7 +91,7 @@ def test_on_postgresql_a_change_takes_no_thread(engine: Engine) -> None:
 def _remember_twice(engine: Engine, key: str) -> None:
     row = {"key": key, "content_hash": "h", "epu": "E", "response": b"{}",
            "created_at": datetime.now(UTC)}  # fmt: skip
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         IDEMPOTENCY.rows(driver_connection(session), [row])
         IDEMPOTENCY.rows(driver_connection(session), [row])
 
@@ -122,12 +122,12 @@ def test_a_duplicate_key_is_told_apart_from_other_failures(engine: Engine) -> No
 
 
 def _end_own_connection(engine: Engine) -> None:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         Statement("SELECT pg_terminate_backend(pg_backend_pid())").rows(driver_connection(session))
 
 
 def _divide_by_zero(engine: Engine) -> None:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         Statement("SELECT 1 / 0").rows(driver_connection(session))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.config import Settings
-from app.store.database import create_database_engine, transaction
+from app.store.database import create_database_engine, orm_session
 from app.store.migrate import migrate
 from app.store.resources import (
     current,
@@ -43,7 +43,7 @@ def _stored(session: Session, task_id: str) -> StoredResource:
 
 
 def _statuses(engine: Engine, task_id: str) -> list[tuple[int, str]]:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         return [(row.version_id, orjson.loads(row.body)["status"])
                 for row in versions(session, _stored(session, task_id))]  # fmt: skip
 
@@ -57,15 +57,15 @@ def _stored_history(engine: Engine, task_id: str) -> list[int]:
 
 def test_each_operation_supersedes_the_version_before(engine: Engine) -> None:
     task_id = new_ids(1)[0]
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         insert_resource(session, _task("requested", task_id), EPU, now())
     for seen, status in ((1, "accepted"), (2, "completed")):
-        with transaction(engine) as session:
+        with orm_session(engine) as session:
             replace_resource(session, _task(status, task_id), seen, now())
 
     assert _statuses(engine, task_id) == [(3, "completed"), (2, "accepted"), (1, "requested")]
     assert _stored_history(engine, task_id) == [1, 2]
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         stored = _stored(session, task_id)
         assert orjson.loads(version_body(session, stored, 3) or b"")["status"] == "completed"
         assert orjson.loads(version_body(session, stored, 1) or b"")["status"] == "requested"
@@ -76,9 +76,9 @@ def test_versions_one_operation_made_and_superseded_are_kept(engine: Engine) -> 
     """Two new versions in one operation: the stored one is copied in the database, the one in
     between comes from the operation."""
     task_id = new_ids(1)[0]
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         insert_resource(session, _task("requested", task_id), EPU, now())
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         replace_resource(session, _task("accepted", task_id), 1, now())
         replace_resource(session, _task("in-progress", task_id), 2, now())
 
@@ -88,7 +88,7 @@ def test_versions_one_operation_made_and_superseded_are_kept(engine: Engine) -> 
 
 def test_a_resource_made_and_changed_in_one_operation_keeps_both_versions(engine: Engine) -> None:
     task_id = new_ids(1)[0]
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         insert_resource(session, _task("requested", task_id), EPU, now())
         replace_resource(session, _task("accepted", task_id), 1, now())
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.config import Settings
-from app.store.database import create_database_engine, for_reading, transaction
+from app.store.database import create_database_engine, for_reading, orm_session, transaction
 from app.store.migrate import migrate
+from app.store.sql import Statement, driver_connection
 
 WAIT = 20
 """Seconds a step may take before the test calls it blocked (SQLite itself would wait 30)."""
@@ -25,12 +26,12 @@ def engine(tmp_path: Path) -> Engine:
 
 
 def _count(engine: Engine) -> int:
-    with transaction(for_reading(engine)) as session:
+    with orm_session(for_reading(engine)) as session:
         return int(session.execute(text("SELECT count(*) FROM failed_lookups")).scalar_one())
 
 
 def _write(engine: Engine, client: str) -> None:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         session.execute(
             text("INSERT INTO failed_lookups (client, at) VALUES (:c, '2026-01-01 00:00:00')"),
             {"c": client},
@@ -38,7 +39,7 @@ def _write(engine: Engine, client: str) -> None:
 
 
 def test_a_read_is_answered_while_a_write_is_open(engine: Engine) -> None:
-    with ThreadPoolExecutor(max_workers=1) as other, transaction(engine) as writing:
+    with ThreadPoolExecutor(max_workers=1) as other, orm_session(engine) as writing:
         writing.execute(
             text("INSERT INTO failed_lookups (client, at) VALUES ('w', '2026-01-01 00:00:00')")
         )
@@ -48,7 +49,7 @@ def test_a_read_is_answered_while_a_write_is_open(engine: Engine) -> None:
 
 
 def test_the_writers_turn_passes_on_after_an_error_and_a_rollback(engine: Engine) -> None:
-    with pytest.raises(RuntimeError), transaction(engine) as failing:
+    with pytest.raises(RuntimeError), orm_session(engine) as failing:
         failing.execute(
             text("INSERT INTO failed_lookups (client, at) VALUES ('x', '2026-01-01 00:00:00')")
         )
@@ -73,3 +74,18 @@ def test_concurrent_writers_all_commit(engine: Engine) -> None:
         for done in [writers.submit(_write, engine, f"c{n}") for n in range(64)]:
             done.result(timeout=WAIT)
     assert _count(engine) == 64
+
+
+def test_a_workflow_transaction_takes_the_writers_turn_and_passes_it_on(engine: Engine) -> None:
+    """The transactions workflow operations run in (app.store.database.transaction: statements
+    on the driver, no ORM) take the same turn as sessions."""
+    insert = Statement("INSERT INTO failed_lookups (client, at) VALUES (:c, '2026-01-01')")
+    with ThreadPoolExecutor(max_workers=1) as other:
+        with pytest.raises(RuntimeError), transaction(engine) as failing:
+            insert.execute(driver_connection(failing), c="dropped")
+            assert other.submit(_count, engine).result(timeout=WAIT) == 0
+            raise RuntimeError("the operation failed")
+        other.submit(_write, engine, "after-error").result(timeout=WAIT)
+        with transaction(engine) as kept:
+            insert.execute(driver_connection(kept), c="kept")
+    assert _count(engine) == 2

@@ -6,11 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session
-
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
 from app.security.caller import Caller, Role
 from app.store.resources import insert_resource, instant, new_ids
+from app.store.sql import Unit
 
 
 class Action(StrEnum):
@@ -50,7 +49,7 @@ READS = frozenset({Action.PULL, Action.READ, Action.STATUS, Action.DOCUMENT})
 
 
 def record(
-    session: Session,
+    session: Unit,
     caller: Caller,
     epu: str,
     action: Action,

@@ -27,7 +27,7 @@ from sqlmodel import col
 from app.config import Settings
 from app.security.rate_limit import FailureLog, LookupLimiter, RequestBudget, WindowCounter
 from app.store.async_reads import Reader
-from app.store.database import transaction
+from app.store.database import orm_session
 from app.store.sql import Statement, as_datetime
 from app.store.tables import FailedLookup
 
@@ -51,7 +51,7 @@ class DatabaseFailureLog:
         self._reader = reader
 
     def add(self, keys: Sequence[str], at: float, forget_before: float) -> None:
-        with transaction(self._engine) as session:
+        with orm_session(self._engine) as session:
             stale = col(FailedLookup.at) <= _instant(forget_before)
             session.execute(delete(FailedLookup).where(stale))
             rows = [{"client": key, "at": _instant(at)} for key in keys]

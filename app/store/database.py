@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 from app.config import Settings
+from app.store.pending import write_pending
+from app.store.sql import Transaction
 
 
 def create_database_engine(settings: Settings) -> Engine:
@@ -87,8 +89,20 @@ def _release_turn(info: dict[str, Any]) -> None:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits together at the end, or not at all."""
+def transaction(engine: Engine) -> Iterator[Transaction]:
+    """A transaction for hand-written statements (app.store.sql) whose work commits together at
+    the end, what is pending first (app.store.pending), or not at all. Every workflow operation
+    runs in one; code that queries through the ORM or SQLAlchemy Core takes an `orm_session`."""
+    with engine.connect() as connection, connection.begin():
+        unit = Transaction(connection)
+        yield unit
+        write_pending(unit)
+
+
+@contextmanager
+def orm_session(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits together at the end (what is pending first: its
+    before_commit event), or not at all."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -22,6 +22,7 @@ from app.store.sql import (
     Insert,
     PositionalStatement,
     Statement,
+    Unit,
     driver_connection,
     is_sqlite,
     values_list,
@@ -43,27 +44,27 @@ _SAVE_CASTS = ("text", "text", "text", "int", "timestamptz", "int")
 _UPDATE_CASTS = ("text", "text", "int", "int", "timestamptz", "text", "bytea")
 
 
-def save_prescription_row(session: Session, row: dict[str, Any]) -> None:
+def save_prescription_row(session: Unit, row: dict[str, Any]) -> None:
     """Write back the prescription's row (`epu`, `status`, `owner_lab`, `round`,
     `last_updated`, `version`); the operation holds its lock."""
     session.info.setdefault(_SAVES, {})[row["epu"]] = row
 
 
-def add_resources(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def add_resources(session: Unit, rows: Sequence[dict[str, Any]]) -> None:
     session.info.setdefault(_RESOURCES, []).extend(rows)
 
 
-def is_new(session: Session, key: tuple[str, str]) -> bool:
+def is_new(session: Unit, key: tuple[str, str]) -> bool:
     """Whether this operation inserts the resource and has not written it yet."""
     return any((row["resource_type"], row["id"]) == key for row in session.info.get(_RESOURCES, ()))
 
 
-def pending_update(session: Session, key: tuple[str, str]) -> dict[str, Any] | None:
+def pending_update(session: Unit, key: tuple[str, str]) -> dict[str, Any] | None:
     updates: dict[tuple[str, str], dict[str, Any]] = session.info.get(_UPDATES, {})
     return updates.get(key)
 
 
-def add_update(session: Session, row: dict[str, Any]) -> None:
+def add_update(session: Unit, row: dict[str, Any]) -> None:
     """A new version of a stored resource (a row of _UPDATE_COLUMNS). A version this operation
     made and now supersedes goes to the history from here; the stored one is copied when it is
     written."""
@@ -80,7 +81,7 @@ def _history_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @event.listens_for(Session, "before_commit")
-def write_pending(session: Session) -> None:
+def write_pending(session: Unit) -> None:
     """Write what is pending: when the session commits, and before a read that must see it."""
     saves = list((session.info.pop(_SAVES, None) or {}).values())
     updates = list((session.info.pop(_UPDATES, None) or {}).values())

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from app.store.pending import save_prescription_row
 from app.store.resources import ResourceRow, of_prescription
-from app.store.sql import Insert, Statement, as_datetime, driver_connection
+from app.store.sql import Insert, Statement, Unit, as_datetime, driver_connection
 
 
 @dataclass
@@ -69,14 +67,14 @@ _INSERT_IDEMPOTENCY = Insert(
 )
 
 
-def insert_prescription(session: Session, record: PrescriptionRecord) -> None:
+def insert_prescription(session: Unit, record: PrescriptionRecord) -> None:
     """Store a new prescription's row (created when it was last updated: now)."""
     row = {**vars(record), "created_at": record.last_updated}
     _INSERT.rows(driver_connection(session), [row])
 
 
 def insert_idempotency_record(
-    session: Session, key: str, content_hash: str, epu: str, response: bytes, moment: datetime
+    session: Unit, key: str, content_hash: str, epu: str, response: bytes, moment: datetime
 ) -> None:
     """Remember a create's first answer under its key; DuplicateKey if the key is taken."""
     row = {
@@ -94,7 +92,7 @@ _READ_IDEMPOTENCY = Statement(
 )
 
 
-def read_idempotency_record(session: Session, key: str) -> tuple[str, str, bytes] | None:
+def read_idempotency_record(session: Unit, key: str) -> tuple[str, str, bytes] | None:
     """(content hash, EPU, first answer) remembered under `key`, or None."""
     rows = _READ_IDEMPOTENCY.rows(driver_connection(session), key=key)
     if not rows:
@@ -104,7 +102,7 @@ def read_idempotency_record(session: Session, key: str) -> tuple[str, str, bytes
 
 
 def read_prescription(
-    session: Session, epu: str, for_update: bool = False
+    session: Unit, epu: str, for_update: bool = False
 ) -> PrescriptionRecord | None:
     """The row, or None; `for_update` locks it until the session's transaction ends. A row this
     transaction already locked is not read again: nobody else can have changed it."""
@@ -117,20 +115,20 @@ def read_prescription(
     return _record(rows[0]) if rows else None
 
 
-def lock_prescription_of_task(session: Session, task_id: str) -> PrescriptionRecord | None:
+def lock_prescription_of_task(session: Unit, task_id: str) -> PrescriptionRecord | None:
     """The prescription a Task belongs to, locked as `read_prescription(for_update=True)` does
     (a line update knows only its Task: this finds and locks in one statement)."""
     return _hold(session, _LOCK_OF_TASK.rows(driver_connection(session), task_id=task_id))
 
 
-def locked_tasks(session: Session, epu: str) -> list[ResourceRow]:
+def locked_tasks(session: Unit, epu: str) -> list[ResourceRow]:
     """The Task rows of a prescription this transaction locked, as read with the lock (once),
     in creation order."""
     found: list[ResourceRow] | None = session.info.get(_LOCKED_TASKS, {}).pop(epu, None)
     return found if found is not None else of_prescription(session, epu, ["Task"])
 
 
-def _hold(session: Session, rows: list[tuple[Any, ...]]) -> PrescriptionRecord | None:
+def _hold(session: Unit, rows: list[tuple[Any, ...]]) -> PrescriptionRecord | None:
     """The locked row, remembered with the Tasks read with it (see _WITH_TASKS)."""
     if not rows:
         return None
@@ -163,7 +161,7 @@ def _record(row: tuple[Any, ...]) -> PrescriptionRecord:
     )
 
 
-def save_prescription(session: Session, record: PrescriptionRecord) -> None:
+def save_prescription(session: Unit, record: PrescriptionRecord) -> None:
     """Write back what operations change: status, holder, round, last update and version (when
     the session commits, with the operation's other writes: app.store.pending)."""
     save_prescription_row(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, Table, delete, func, or_, select
 
-from app.store.database import transaction
+from app.store.database import orm_session
 from app.store.tables import IdempotencyRecord, Prescription, ResourceVersion, StoredResource
 
 CLOSED = ("completed", "cancelled")
@@ -40,7 +40,7 @@ def _due(last_update_before: datetime, now: datetime) -> object:
 
 
 def count_due(engine: Engine, last_update_before: datetime, now: datetime) -> int:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         statement = select(func.count()).where(_due(last_update_before, now))  # type: ignore[arg-type]
         return int(session.execute(statement).scalar_one())
 
@@ -55,7 +55,7 @@ def purge(engine: Engine, last_update_before: datetime, now: datetime, batch: in
     table for every batch, on 1,000,000 prescriptions.)"""
     purged = Purged()
     while True:
-        with transaction(engine) as session:
+        with orm_session(engine) as session:
             chosen = (
                 select(_PRESCRIPTIONS.c.epu)
                 .where(_due(last_update_before, now))  # type: ignore[arg-type]

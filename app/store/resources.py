@@ -23,7 +23,7 @@ from app.store.pending import (
     pending_update,
     write_pending,
 )
-from app.store.sql import Statement, driver_connection
+from app.store.sql import Statement, Unit, driver_connection
 from app.store.tables import ResourceVersion, StoredResource
 
 
@@ -67,26 +67,26 @@ def resource_row(resource: dict[str, Any], epu: str, moment: datetime) -> dict[s
     }
 
 
-def insert_resource_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_resource_rows(session: Unit, rows: Sequence[dict[str, Any]]) -> None:
     """Store new resources from their rows, at version 1 (every write path and the audit
     journal come here), when the session commits (app.store.pending)."""
     add_resources(session, rows)
 
 
 def insert_resources(
-    session: Session, resources: Sequence[dict[str, Any]], epu: str, moment: datetime
+    session: Unit, resources: Sequence[dict[str, Any]], epu: str, moment: datetime
 ) -> None:
     """Store new resources (version 1) of one prescription, each carrying its id."""
     insert_resource_rows(session, [resource_row(resource, epu, moment) for resource in resources])
 
 
-def insert_resource(session: Session, resource: dict[str, Any], epu: str, moment: datetime) -> None:
+def insert_resource(session: Unit, resource: dict[str, Any], epu: str, moment: datetime) -> None:
     """Store one new resource (version 1). `resource` must carry its id."""
     insert_resources(session, [resource], epu, moment)
 
 
 def replace_resource(
-    session: Session, resource: dict[str, Any], seen_version: int, moment: datetime
+    session: Unit, resource: dict[str, Any], seen_version: int, moment: datetime
 ) -> int:
     """Store a new version of `resource` if nobody stored one since `seen_version` (else 412,
     when the session writes it).
@@ -115,9 +115,29 @@ def replace_resource(
     return new_version
 
 
-def current(session: Session, resource_type: str, resource_id: str) -> StoredResource | None:
+class CurrentRow(NamedTuple):
+    """The current version of one resource, as `current` reads it."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    epu: str
+    body: bytes
+
+
+def current(session: Unit, resource_type: str, resource_id: str) -> CurrentRow | None:
     write_pending(session)
-    return session.get(StoredResource, (resource_type, resource_id))
+    rows = _CURRENT.rows(driver_connection(session), resource_type=resource_type, id=resource_id)
+    if not rows:
+        return None
+    kind, id_, version, epu, body = rows[0]
+    return CurrentRow(kind, id_, version, epu, bytes(body))
+
+
+_CURRENT = Statement(
+    "SELECT resource_type, id, version_id, epu, body FROM resources "
+    "WHERE resource_type = :resource_type AND id = :id"
+)
 
 
 class ResourceRow(NamedTuple):
@@ -127,7 +147,7 @@ class ResourceRow(NamedTuple):
     body: bytes
 
 
-def of_prescription(session: Session, epu: str, resource_types: Sequence[str]) -> list[ResourceRow]:
+def of_prescription(session: Unit, epu: str, resource_types: Sequence[str]) -> list[ResourceRow]:
     """The current resources of one prescription, of the given types, in creation order."""
     write_pending(session)
     rows = _listed_types(_OF_PRESCRIPTION, resource_types).rows(driver_connection(session), epu=epu)
@@ -136,7 +156,7 @@ def of_prescription(session: Session, epu: str, resource_types: Sequence[str]) -
 
 
 def prescription_resources(
-    session: Session, epu: str, resource_types: Sequence[str]
+    session: Unit, epu: str, resource_types: Sequence[str]
 ) -> tuple[str, list[ResourceRow]] | None:
     """A prescription's prescriber and its current resources of the given types, in one
     statement (the pull's); None if the EPU is unknown."""
@@ -212,7 +232,7 @@ def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Stat
     return Statement(template.format(types=", ".join(f"'{name}'" for name in resource_types)))
 
 
-def versions(session: Session, row: StoredResource) -> list[ResourceRow]:
+def versions(session: Session, row: StoredResource | CurrentRow) -> list[ResourceRow]:
     """Every version of a stored resource, newest first: `row` (its current one), then those it
     superseded."""
     statement = (
@@ -230,7 +250,9 @@ def versions(session: Session, row: StoredResource) -> list[ResourceRow]:
     ]
 
 
-def version_body(session: Session, row: StoredResource, version_id: int) -> bytes | None:
+def version_body(
+    session: Session, row: StoredResource | CurrentRow, version_id: int
+) -> bytes | None:
     """The body of one version of a stored resource (`row`, its current one), or None."""
     if row.version_id == version_id:
         return row.body

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
-from app.store.database import transaction
+from app.store.database import orm_session
 from app.store.tables import ActiveTerminology, TerminologyRelease
 
 _SLOT = 1
@@ -43,7 +43,7 @@ def store_and_activate(
 ) -> tuple[int, Activation]:
     """(release id, what happened). The release row and the switch commit together: until then
     every reader keeps the previous release."""
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         # Taking the pointer row first makes concurrent imports wait for each other here.
         pointer = session.execute(
             select(ActiveTerminology).where(col(ActiveTerminology.slot) == _SLOT).with_for_update()

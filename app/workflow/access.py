@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session
-
 from app.domain.errors import GatewayError, error
 from app.security.caller import Caller, Role
 from app.store.prescriptions import PrescriptionRecord, read_prescription
+from app.store.sql import Unit
 
 
 def now() -> datetime:
@@ -27,7 +26,7 @@ def unknown_epu(expression: str = "epu") -> GatewayError:
 
 
 def find_for(
-    session: Session, caller: Caller, epu: str, expression: str = "epu", for_update: bool = False
+    session: Unit, caller: Caller, epu: str, expression: str = "epu", for_update: bool = False
 ) -> PrescriptionRecord:
     """The prescription if this caller may see it; anyone else learns nothing of it (404)."""
     refuse_operations_staff(caller)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain import epu_id
 from app.domain.errors import GatewayError, Issue, error
@@ -22,6 +21,7 @@ from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
 from app.store.resources import current, insert_resource, loads, new_ids
+from app.store.sql import Unit
 from app.terminology.index import Terminology
 from app.workflow.access import now
 from app.workflow.audited import audited
@@ -51,7 +51,7 @@ def adapt(
     _check_shape(request, terminology)
     epu = _requisition(request)
 
-    def work(session: Session, epu: str) -> dict[str, Any]:
+    def work(session: Unit, epu: str) -> dict[str, Any]:
         moment = now()
         held = load(session, caller, epu, expression="ServiceRequest.requisition")
         refuse_if_closed(held, moment)
@@ -132,7 +132,7 @@ def _requisition(request: dict[str, Any]) -> str:
     return epu_id.normalise(str(requisition["value"]), "ServiceRequest.requisition.value")
 
 
-def _replaced_line(session: Session, held: Held, request: dict[str, Any]) -> TaskVersion | None:
+def _replaced_line(session: Unit, held: Held, request: dict[str, Any]) -> TaskVersion | None:
     based_on = request.get("basedOn") or []
     if not based_on:
         return None
@@ -153,7 +153,7 @@ def _replaced_line(session: Session, held: Held, request: dict[str, Any]) -> Tas
 
 
 def _as_stored(
-    session: Session, held: Held, request: dict[str, Any], line_id: str, caller: Caller
+    session: Unit, held: Held, request: dict[str, Any], line_id: str, caller: Caller
 ) -> dict[str, Any]:
     stored = {k: v for k, v in request.items() if k not in ("meta", "text", "contained")}
     first_line = next(task for task in held.lines if task.focus)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import GatewayError
 from app.security import audit
@@ -17,6 +16,7 @@ from app.security.audit_journal import journal_for
 from app.security.caller import Caller
 from app.store.database import for_reading, transaction
 from app.store.prescriptions import read_prescription
+from app.store.sql import Unit
 from app.workflow.access import now
 
 T = TypeVar("T")
@@ -25,10 +25,10 @@ T = TypeVar("T")
 def audited(
     engine: Engine,
     caller: Caller,
-    epu: str | Callable[[Session], str],
+    epu: str | Callable[[Unit], str],
     action: audit.Action,
     address: str | None,
-    work: Callable[[Session, str], T],
+    work: Callable[[Unit, str], T],
 ) -> T:
     """`work(session, epu)` in one transaction, audited. `epu` is the prescription's code, or
     a function that finds it in that transaction (a Task's update knows only the Task)."""
@@ -65,7 +65,7 @@ def audited(
         raise
 
 
-def _find(epu: str | Callable[[Session], str], session: Session) -> str:
+def _find(epu: str | Callable[[Unit], str], session: Unit) -> str:
     return epu if isinstance(epu, str) else epu(session)
 
 

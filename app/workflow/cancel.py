@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import error
 from app.domain.task_status import Operation, Status
 from app.security import audit
 from app.security.caller import Caller
+from app.store.sql import Unit
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.state import load, move, record_provenance, summarise
@@ -21,7 +21,7 @@ def cancel(
 ) -> dict[str, Any]:
     """Returns the group Task as it now stands."""
 
-    def work(session: Session, epu: str) -> dict[str, Any]:
+    def work(session: Unit, epu: str) -> dict[str, Any]:
         moment = now()
         held = load(session, caller, epu)
         if held.prescription.status == Status.CANCELLED:

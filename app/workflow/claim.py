@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import error
 from app.domain.task_status import Operation, Status
 from app.security import audit
 from app.security.caller import Caller
+from app.store.sql import Unit
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.pull import EVERYTHING, prescription_bundle
@@ -18,7 +18,7 @@ from app.workflow.state import load, move, record_provenance, refuse_if_closed, 
 def claim(
     engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
-    def work(session: Session, epu: str) -> bytes:
+    def work(session: Unit, epu: str) -> bytes:
         moment = now()
         held = load(session, caller, epu)
         refuse_if_closed(held, moment)

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.config import Settings
 from app.domain import epu_id
@@ -31,7 +30,7 @@ from app.store.prescriptions import (
     read_idempotency_record,
 )
 from app.store.resources import insert_resources, instant, new_ids
-from app.store.sql import DuplicateKey
+from app.store.sql import DuplicateKey, Unit
 from app.terminology.index import Terminology
 from app.workflow.state import round_input
 
@@ -87,7 +86,7 @@ def _idempotency_key(caller: Caller, bundle: dict[str, Any], header: str | None)
     return None
 
 
-def _replay(session: Session, key: str, content_hash: str) -> Created | None:
+def _replay(session: Unit, key: str, content_hash: str) -> Created | None:
     record = read_idempotency_record(session, key)
     if record is None:
         return None
@@ -105,7 +104,7 @@ def _replay(session: Session, key: str, content_hash: str) -> Created | None:
 
 
 def _store(
-    session: Session,
+    session: Unit,
     settings: Settings,
     caller: Caller,
     draft: PrescriptionDraft,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.documents.from_fhir import ordonnance_of
 from app.documents.ordonnance import render_ordonnance
@@ -11,6 +10,7 @@ from app.domain.errors import error
 from app.security import audit
 from app.security.caller import Caller, Role
 from app.store.resources import loads, of_prescription
+from app.store.sql import Unit
 from app.terminology.index import Terminology
 from app.workflow.access import find_for
 from app.workflow.audited import audited
@@ -26,7 +26,7 @@ def ordonnance_pdf(
         raise error(403, "ROLE_NOT_ALLOWED", "The ordonnance is printed by its prescriber.",
                     issue_type="forbidden")  # fmt: skip
 
-    def work(session: Session, epu: str) -> bytes:
+    def work(session: Unit, epu: str) -> bytes:
         prescription = find_for(session, caller, epu)
         resources = [loads(row) for row in of_prescription(session, epu, PRINTED_TYPES)]
         return render_ordonnance(

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import GatewayError
 from app.fhir.searchset import Hit, searchset
@@ -22,6 +21,7 @@ from app.store.resources import (
     prescription_resources_statement,
     refusal_and_resources,
 )
+from app.store.sql import Unit
 from app.workflow.access import refuse_operations_staff, refuse_unless_visible, unknown_epu
 from app.workflow.audited import audit_read
 
@@ -65,7 +65,7 @@ class Guard:
 
 
 def prescription_bundle(
-    session: Session,
+    session: Unit,
     base_url: str,
     caller: Caller,
     epu: str,

@@ -8,9 +8,8 @@ from sqlmodel import Session
 from app.domain.errors import GatewayError, error
 from app.fhir.searchset import Hit
 from app.security.caller import Caller, Role
-from app.store.database import transaction
-from app.store.resources import current, version_body, versions
-from app.store.tables import StoredResource
+from app.store.database import orm_session
+from app.store.resources import CurrentRow, current, version_body, versions
 from app.workflow.access import find_for
 
 READABLE_TYPES = {
@@ -21,13 +20,13 @@ READABLE_TYPES = {
 
 def read_resource(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str
-) -> StoredResource:
-    with transaction(engine) as session:
+) -> CurrentRow:
+    with orm_session(engine) as session:
         return _visible(session, caller, resource_type, resource_id)
 
 
 def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         row = _visible(session, caller, resource_type, resource_id)
         return [
             Hit(version.resource_type, version.id, version.body)
@@ -38,7 +37,7 @@ def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str
 def version(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
 ) -> bytes:
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         row = _visible(session, caller, resource_type, resource_id)
         body = version_body(session, row, version_id)
         if body is None:
@@ -46,9 +45,7 @@ def version(
         return body
 
 
-def _visible(
-    session: Session, caller: Caller, resource_type: str, resource_id: str
-) -> StoredResource:
+def _visible(session: Session, caller: Caller, resource_type: str, resource_id: str) -> CurrentRow:
     """The current resource if the caller may see it: the prescription's author, or the lab that
     holds it; AuditEvents for the author only. Anyone else gets the same 404 as for nothing."""
     row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None

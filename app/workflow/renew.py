@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
-
 from app.domain.task_status import Operation, Status
 from app.security.caller import Caller
+from app.store.sql import Unit
 from app.workflow.state import Held, move, record_provenance, save, set_round, summarise
 
 
-def renew_if_round_done(session: Session, caller: Caller, held: Held, moment: datetime) -> None:
+def renew_if_round_done(session: Unit, caller: Caller, held: Held, moment: datetime) -> None:
     prescription = held.prescription
     if prescription.status != Status.COMPLETED or prescription.round >= prescription.rounds_total:
         return

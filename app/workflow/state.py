@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from app.domain.errors import error
 from app.domain.task_status import Operation, Status, check_move, group_status
 from app.fhir.identifiers import epu_identifier, lab_identifier, rpps_identifier
@@ -22,6 +20,7 @@ from app.store.resources import (
     new_ids,
     replace_resource,
 )
+from app.store.sql import Unit
 from app.workflow.access import find_for
 
 TASK_INPUT_SYSTEM = "https://epu-gateway/fhir/CodeSystem/task-input"
@@ -65,7 +64,7 @@ class Held:
         return next((line for line in self.lines if line.id == task_id), None)
 
 
-def load(session: Session, caller: Caller, epu: str, expression: str = "epu") -> Held:
+def load(session: Unit, caller: Caller, epu: str, expression: str = "epu") -> Held:
     prescription = find_for(session, caller, epu, expression, for_update=True)
     tasks = [TaskVersion(loads(row), row.version_id) for row in locked_tasks(session, epu)]
     group = next(task for task in tasks if task.id == prescription.group_task_id)
@@ -111,7 +110,7 @@ def refuse_unless_holder(held: Held, caller: Caller) -> None:
 
 
 def move(
-    session: Session,
+    session: Unit,
     task: TaskVersion,
     target: Status,
     operation: Operation,
@@ -136,12 +135,12 @@ def move(
     save(session, task, moment)
 
 
-def save(session: Session, task: TaskVersion, moment: datetime) -> None:
+def save(session: Unit, task: TaskVersion, moment: datetime) -> None:
     task.resource["lastModified"] = instant(moment)
     task.version = replace_resource(session, task.resource, task.version, moment)
 
 
-def summarise(session: Session, held: Held, moment: datetime) -> None:
+def summarise(session: Unit, held: Held, moment: datetime) -> None:
     """Bring the group Task and the prescription row in line with the lines."""
     prescription = held.prescription
     status = group_status(
@@ -181,7 +180,7 @@ def round_input(round_number: int) -> dict[str, Any]:
 
 
 def record_provenance(
-    session: Session,
+    session: Unit,
     caller: Caller,
     epu: str,
     targets: list[dict[str, Any]],

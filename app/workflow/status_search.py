@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy import Engine, Select, select
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from app.domain.errors import error
 from app.fhir.identifiers import RPPS_OID, RPPS_URL
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller, Role
-from app.store.database import for_reading, transaction
+from app.store.database import for_reading, orm_session
 from app.store.resources import of_prescription
+from app.store.sql import Unit
 from app.store.tables import Prescription, StoredResource
 from app.workflow.access import find_for, unknown_epu
 from app.workflow.audited import audited
@@ -28,7 +29,7 @@ DEFAULT_COUNT = 50
 def tasks_of_prescription(
     engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
-    def work(session: Session, epu: str) -> bytes:
+    def work(session: Unit, epu: str) -> bytes:
         find_for(session, caller, epu, "group-identifier")
         rows = of_prescription(session, epu, ["Task"])
         return searchset(base_url, [Hit(r.resource_type, r.id, r.body) for r in rows], self_link)
@@ -72,7 +73,7 @@ def prescriber_list(
             )
             .order_by(page.c.last_updated.desc())
         )
-        with transaction(for_reading(engine)) as session:
+        with orm_session(for_reading(engine)) as session:
             found = list(session.execute(tasks))
         has_more = len(found) > query.count
         hits = [Hit("Task", task_id, body) for task_id, body in found[: query.count]]
@@ -167,7 +168,7 @@ def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
 
 def audit_trail(engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str) -> bytes:
     """The AuditEvents of one prescription, for its prescriber only (404 for anyone else)."""
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         if caller.role is not Role.PRESCRIBER:
             raise unknown_epu("entity-identifier")
         find_for(session, caller, epu, "entity-identifier")

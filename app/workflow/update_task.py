@@ -8,7 +8,6 @@ from typing import Any
 
 import jsonpatch
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import GatewayError, Issue, error, version_conflict
 from app.domain.task_status import Operation, Status
@@ -16,6 +15,7 @@ from app.fhir.structure import check_codes, check_resource
 from app.security import audit
 from app.security.caller import Caller
 from app.store.prescriptions import lock_prescription_of_task
+from app.store.sql import Unit
 from app.workflow.access import now
 from app.workflow.audited import audited
 from app.workflow.renew import renew_if_round_done
@@ -46,14 +46,14 @@ def update_task(
     """Apply a PUT body (`replacement`) or a JSON Patch (`patch`) to a line Task."""
     seen_version = _version_of(if_match)
 
-    def lock_by_task(session: Session) -> str:
+    def lock_by_task(session: Unit) -> str:
         prescription = lock_prescription_of_task(session, task_id)
         if prescription is None:
             raise error(404, "RESOURCE_UNKNOWN", f"Task/{task_id[:64]} is not known.", "Task",
                         issue_type="not-found")  # fmt: skip
         return prescription.epu
 
-    def work(session: Session, epu: str) -> TaskVersion:
+    def work(session: Unit, epu: str) -> TaskVersion:
         moment = now()
         held = load(session, caller, epu, expression="Task")
         refuse_unless_holder(held, caller)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from app.domain.errors import GatewayError
 from app.domain.task_status import Operation, Status
 from app.security.caller import Caller, Role
-from app.store.database import transaction
+from app.store.database import orm_session
 from app.store.resources import insert_resource, instant, new_ids, replace_resource
 from app.store.tables import Prescription, ResourceVersion, StoredResource
 from app.workflow import claim as claim_module
@@ -126,10 +126,10 @@ def test_a_version_stored_meanwhile_refuses_the_whole_change(
     moment = now()
     note = {"resourceType": "Provenance", "id": new_ids(1)[0], "recorded": instant(moment)}
 
-    with pytest.raises(GatewayError) as refused, transaction(engine) as session:
+    with pytest.raises(GatewayError) as refused, orm_session(engine) as session:
         insert_resource(session, note, epu, moment)
         replace_resource(session, {**line, "status": "in-progress"}, seen, moment)
-        with transaction(engine) as other:
+        with orm_session(engine) as other:
             replace_resource(other, {**line, "status": "completed"}, seen, moment)
 
     assert refused.value.status == 412
@@ -157,10 +157,10 @@ def test_a_change_that_waited_for_the_lock_sees_the_tasks_the_holder_wrote(
     waited: list[Held] = []
 
     def second_change() -> None:
-        with transaction(engine) as session:
+        with orm_session(engine) as session:
             waited.append(load(session, lab, epu))
 
-    with transaction(engine) as session:
+    with orm_session(engine) as session:
         held = load(session, lab, epu)
         line = held.lines[0]
         move(session, line, Status.IN_PROGRESS, Operation.UPDATE, now())
