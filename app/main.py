@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.verifier = TokenVerifier(settings)
         app.state.reader = reader = await open_reader(engine)
         app.state.changes = changes = changes_for(engine)
+        await changes.open()
         if isinstance(reader, PostgresReader):
             use_loop_journal(engine, reader)
         app.state.lookup_limiter, app.state.request_budget = limiters(settings, engine, reader)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.store.changes import Changes, DatabaseUnavailable, changes_for
-from app.store.database import create_database_engine, orm_session
+from app.store.database import create_database_engine, orm_session, transaction
 from app.store.migrate import migrate
 from app.store.sql import DuplicateKey, Insert, Statement, driver_connection
 
@@ -146,3 +146,29 @@ def test_a_dropped_connection_is_unavailable_once_and_other_failures_are_not(
         return await changes.run(_count_failures, "after", then_fail=False)
 
     assert _in_a_change(engine, scenario) == 2
+
+
+def _application_name(engine: Engine) -> str:
+    with transaction(engine) as session:
+        return str(
+            Statement("SELECT current_setting('application_name')").rows(
+                driver_connection(session)
+            )[0][0]
+        )
+
+
+def test_changes_take_the_gateways_libpq_url_whole(settings: Settings) -> None:
+    """EPU_DATABASE_URL is one libpq URL for psycopg and asyncpg alike: its options (the test's
+    schema), application_name and connect_timeout, which asyncpg takes as an argument."""
+    if not settings.database_url:
+        pytest.skip("PostgreSQL's URL")
+    url = f"{settings.database_url}&connect_timeout=5&application_name=epu-test-url"
+    engine = create_database_engine(settings.model_copy(update={"database_url": url}))
+    migrate(engine)
+
+    async def scenario(changes: Changes) -> tuple[str, int]:
+        await changes.open()
+        name = await changes.run(_application_name)
+        return name, await changes.run(_count_failures, "through-the-url", then_fail=False)
+
+    assert _in_a_change(engine, scenario) == ("epu-test-url", 2)

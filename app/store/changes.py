@@ -21,13 +21,13 @@ audit journal)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncpg
 import sqlalchemy.exc
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
+from sqlalchemy import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
@@ -44,6 +44,8 @@ kept for superusers: two workers)."""
 
 
 class Changes(Protocol):
+    async def open(self) -> None: ...
+
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T: ...
@@ -60,17 +62,20 @@ class LoopChanges:
     """PostgreSQL: changes in a greenlet on the event loop, over the asyncio engine."""
 
     def __init__(self, engine: Engine) -> None:
-        # asyncpg reads the same libpq URL as psycopg (options, application_name, sslmode...);
-        # SQLAlchemy's asyncpg dialect would pass its query parameters as keyword arguments.
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._async_engine: AsyncEngine = create_async_engine(
             "postgresql+asyncpg://",
-            async_creator=functools.partial(asyncpg.connect, dsn),
+            async_creator=asyncpg_connect(engine.url),
             pool_size=POOL_SIZE,
             max_overflow=MAX_OVERFLOW,
             pool_recycle=1800,
         )
         self._engine = self._async_engine.sync_engine  # usable only inside `run`
+
+    async def open(self) -> None:
+        """One connection made and used before the first request: a URL asyncpg cannot use
+        stops the gateway at start, not every change after."""
+        async with self._async_engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
 
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
@@ -90,11 +95,27 @@ class LoopChanges:
         await self._async_engine.dispose()
 
 
+def asyncpg_connect(url: URL) -> Callable[[], Awaitable[asyncpg.Connection]]:
+    """asyncpg's connect for the gateway's libpq URL (`EPU_DATABASE_URL`). asyncpg reads the
+    same URL (host, sslmode, application_name, options...) except connect_timeout, which it takes
+    as an argument: in the URL it would go to the server as a setting and be refused. (SQLAlchemy's
+    asyncpg dialect would pass every query parameter as a keyword argument.)"""
+    timeout = url.query.get("connect_timeout")
+    plain = url.set(drivername="postgresql").difference_update_query(["connect_timeout"])
+    dsn = plain.render_as_string(hide_password=False)
+    if isinstance(timeout, str):
+        return functools.partial(asyncpg.connect, dsn, timeout=float(timeout))
+    return functools.partial(asyncpg.connect, dsn)
+
+
 class ThreadedChanges:
     """SQLite: changes in the thread pool, on the ordinary engine."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def open(self) -> None:
+        return None
 
     async def run(
         self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs
