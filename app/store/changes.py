@@ -1,5 +1,5 @@
-"""Where changes run: a workflow that writes (`work(engine, ...)`, synchronous code on sessions)
-run for an async route.
+"""Where changes run: a workflow that writes (`work(engine, ...)`, synchronous code on hand-written
+statements) run for an async route.
 
 On PostgreSQL it runs on the event loop itself, in a greenlet, over asyncpg connections:
 SQLAlchemy's asyncio engine hands the workflow a synchronous engine whose every round trip is

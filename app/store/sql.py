@@ -204,7 +204,7 @@ class Transaction:
     """One operation's transaction on one connection, for code that runs this module's
     statements only: `info` keeps what the operation holds until it commits (app.store.pending,
     app.store.prescriptions), as a Session's does, without the ORM's unit of work around it.
-    Made by app.store.database.change. Measured with callgrind, a Session's begin, commit and
+    Made by app.store.database.transaction. Measured with callgrind, a Session's begin, commit and
     close cost about 300,000 instructions an operation, 13% of a done."""
 
     __slots__ = ("connection", "info")
