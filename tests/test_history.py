@@ -12,6 +12,7 @@ from app.config import Settings
 from app.store.database import create_database_engine, orm_session
 from app.store.migrate import migrate
 from app.store.resources import (
+    CurrentRow,
     current,
     insert_resource,
     new_ids,
@@ -19,7 +20,6 @@ from app.store.resources import (
     version_body,
     versions,
 )
-from app.store.tables import StoredResource
 from app.workflow.access import now
 
 EPU = "01TESTHISTORY0000A"
@@ -36,7 +36,7 @@ def _task(status: str, task_id: str) -> dict[str, object]:
     return {"resourceType": "Task", "id": task_id, "status": status, "intent": "order"}
 
 
-def _stored(session: Session, task_id: str) -> StoredResource:
+def _stored(session: Session, task_id: str) -> CurrentRow:
     row = current(session, "Task", task_id)
     assert row is not None
     return row

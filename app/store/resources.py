@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import select
-from sqlmodel import Session, col
 
 from app.domain.errors import version_conflict
 from app.store.pending import (
@@ -24,7 +22,6 @@ from app.store.pending import (
     write_pending,
 )
 from app.store.sql import Statement, Unit, driver_connection
-from app.store.tables import ResourceVersion, StoredResource
 
 
 class HasBody(Protocol):
@@ -232,32 +229,33 @@ def _statement_for_types(template: str, resource_types: tuple[str, ...]) -> Stat
     return Statement(template.format(types=", ".join(f"'{name}'" for name in resource_types)))
 
 
-def versions(session: Session, row: StoredResource | CurrentRow) -> list[ResourceRow]:
+def versions(session: Unit, row: CurrentRow) -> list[ResourceRow]:
     """Every version of a stored resource, newest first: `row` (its current one), then those it
     superseded."""
-    statement = (
-        select(ResourceVersion)
-        .where(
-            col(ResourceVersion.resource_type) == row.resource_type,
-            col(ResourceVersion.id) == row.id,
-        )
-        .order_by(col(ResourceVersion.version_id).desc())
-    )
-    superseded = session.execute(statement).scalars()
-    return [
-        ResourceRow(row.resource_type, row.id, version.version_id, version.body)
-        for version in [row, *superseded]
+    superseded = _SUPERSEDED.rows(driver_connection(session), resource_type=row.resource_type,
+                                  id=row.id)  # fmt: skip
+    return [ResourceRow(row.resource_type, row.id, row.version_id, row.body)] + [
+        ResourceRow(row.resource_type, row.id, version, bytes(body)) for version, body in superseded
     ]
 
 
-def version_body(
-    session: Session, row: StoredResource | CurrentRow, version_id: int
-) -> bytes | None:
+def version_body(session: Unit, row: CurrentRow, version_id: int) -> bytes | None:
     """The body of one version of a stored resource (`row`, its current one), or None."""
     if row.version_id == version_id:
         return row.body
-    stored = session.get(ResourceVersion, (row.resource_type, row.id, version_id))
-    return stored.body if stored is not None else None
+    found = _SUPERSEDED_VERSION.rows(driver_connection(session), resource_type=row.resource_type,
+                                     id=row.id, version_id=version_id)  # fmt: skip
+    return bytes(found[0][0]) if found else None
+
+
+_SUPERSEDED = Statement(
+    "SELECT version_id, body FROM resource_versions WHERE resource_type = :resource_type "
+    "AND id = :id ORDER BY version_id DESC"
+)
+_SUPERSEDED_VERSION = Statement(
+    "SELECT body FROM resource_versions WHERE resource_type = :resource_type AND id = :id "
+    "AND version_id = :version_id"
+)
 
 
 def loads(row: HasBody) -> dict[str, Any]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.domain.errors import GatewayError, error
 from app.fhir.searchset import Hit
 from app.security.caller import Caller, Role
-from app.store.database import orm_session
+from app.store.database import transaction
 from app.store.resources import CurrentRow, current, version_body, versions
+from app.store.sql import Unit
 from app.workflow.access import find_for
 
 READABLE_TYPES = {
@@ -21,12 +21,12 @@ READABLE_TYPES = {
 def read_resource(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str
 ) -> CurrentRow:
-    with orm_session(engine) as session:
+    with transaction(engine) as session:
         return _visible(session, caller, resource_type, resource_id)
 
 
 def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str) -> list[Hit]:
-    with orm_session(engine) as session:
+    with transaction(engine) as session:
         row = _visible(session, caller, resource_type, resource_id)
         return [
             Hit(version.resource_type, version.id, version.body)
@@ -37,7 +37,7 @@ def history(engine: Engine, caller: Caller, resource_type: str, resource_id: str
 def version(
     engine: Engine, caller: Caller, resource_type: str, resource_id: str, version_id: int
 ) -> bytes:
-    with orm_session(engine) as session:
+    with transaction(engine) as session:
         row = _visible(session, caller, resource_type, resource_id)
         body = version_body(session, row, version_id)
         if body is None:
@@ -45,7 +45,7 @@ def version(
         return body
 
 
-def _visible(session: Session, caller: Caller, resource_type: str, resource_id: str) -> CurrentRow:
+def _visible(session: Unit, caller: Caller, resource_type: str, resource_id: str) -> CurrentRow:
     """The current resource if the caller may see it: the prescription's author, or the lab that
     holds it; AuditEvents for the author only. Anyone else gets the same 404 as for nothing."""
     row = current(session, resource_type, resource_id) if resource_type in READABLE_TYPES else None
