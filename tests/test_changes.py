@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.store.changes import Changes, DatabaseUnavailable, changes_for
+from app.store.changes import Changes, changes_for
 from app.store.database import create_database_engine, orm_session, transaction
+from app.store.lost_connections import DatabaseUnavailable
 from app.store.migrate import migrate
 from app.store.sql import DuplicateKey, Insert, Statement, driver_connection
 

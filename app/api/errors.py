@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from app.api.deps import count_failed_lookup, fhir_response
 from app.domain.errors import GatewayError, Issue
 from app.fhir.outcome import operation_outcome
-from app.store.changes import DatabaseUnavailable
+from app.store.lost_connections import DatabaseUnavailable
 
 log = logging.getLogger("epu.database")
 

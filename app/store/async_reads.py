@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
 from app.store.database import for_reading, transaction
+from app.store.lost_connections import connection_lost
 from app.store.sql import PositionalStatement, Statement, driver_connection
 
 POOL_SIZE = 10
@@ -75,14 +76,6 @@ class PostgresReader:
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-def connection_lost(failed: psycopg.OperationalError) -> bool:
-    """Whether the connection went (no SQLSTATE, class 08, or the server going down: 57P01-03),
-    rather than the server refusing or cancelling the statement (57014, a statement_timeout),
-    which a second try would only repeat."""
-    state = failed.sqlstate
-    return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
 
 
 class ThreadedReader:

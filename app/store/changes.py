@@ -25,11 +25,12 @@ from collections.abc import Awaitable, Callable
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncpg
-import sqlalchemy.exc
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
+
+from app.store.lost_connections import DatabaseUnavailable, connection_lost
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,11 +52,6 @@ class Changes(Protocol):
     ) -> T: ...
 
     async def close(self) -> None: ...
-
-
-class DatabaseUnavailable(Exception):
-    """A change lost its connection to PostgreSQL, or could not get one (a restart, a failover):
-    503, as app.api.errors answers the other drivers' OperationalError."""
 
 
 class LoopChanges:
@@ -124,27 +120,6 @@ class ThreadedChanges:
 
     async def close(self) -> None:
         return None
-
-
-def connection_lost(failed: BaseException) -> bool:
-    """Whether `failed`, or what it was raised from, says the connection went or never came: the
-    socket failed, the server closed it or shut down (SQLSTATE class 08, 57P01-03)."""
-    seen: BaseException | None = failed
-    while seen is not None:
-        if isinstance(seen, OSError | asyncpg.PostgresConnectionError):
-            return True
-        if isinstance(seen, asyncpg.InterfaceError) and "closed" in str(seen):
-            return True  # asyncpg's "connection is closed": its socket went while idle
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        state = getattr(seen, "sqlstate", None)
-        if isinstance(state, str) and (state.startswith("08") or state in _SHUTTING_DOWN):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-_SHUTTING_DOWN = {"57P01", "57P02", "57P03"}
 
 
 def changes_for(engine: Engine) -> Changes:
