@@ -15,7 +15,7 @@ from app.fhir.identifiers import RPPS_OID, RPPS_URL
 from app.fhir.searchset import Hit, searchset
 from app.security import audit
 from app.security.caller import Caller, Role
-from app.store.database import for_reading, orm_session
+from app.store.database import for_reading, orm_session, transaction
 from app.store.resources import of_prescription
 from app.store.sql import Unit
 from app.store.tables import Prescription, StoredResource
@@ -168,7 +168,7 @@ def _integer(params: dict[str, list[str]], name: str, default: int) -> int:
 
 def audit_trail(engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str) -> bytes:
     """The AuditEvents of one prescription, for its prescriber only (404 for anyone else)."""
-    with orm_session(engine) as session:
+    with transaction(engine) as session:
         if caller.role is not Role.PRESCRIBER:
             raise unknown_epu("entity-identifier")
         find_for(session, caller, epu, "entity-identifier")
