@@ -96,21 +96,9 @@ def _purge(arguments: argparse.Namespace) -> int:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    import uvicorn
+    from app.worker_processes import serve
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=arguments.host,
-        port=arguments.port,
-        workers=arguments.workers,
-        log_level=arguments.log_level,
-        # Our own middleware logs each request as JSON by its route template; uvicorn's access
-        # log would write raw paths and query strings, which carry EPU codes.
-        access_log=False,
-        server_header=False,
-    )
-    return 0
+    return serve(arguments.host, arguments.port, arguments.workers, arguments.log_level)
 
 
 def _token(arguments: argparse.Namespace) -> int:

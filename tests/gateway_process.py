@@ -41,7 +41,7 @@ def gateway_process(
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
     try:
-        _wait_ready(url, process, log, ready_within)
+        wait_ready(url, process, log, ready_within)
         yield url
     finally:
         process.terminate()
@@ -51,7 +51,7 @@ def gateway_process(
             process.kill()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

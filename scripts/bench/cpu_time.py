@@ -22,6 +22,13 @@ class CpuUse:
     load: float
     """Seconds of CPU: the gateway's processes, PostgreSQL's, the load generator's (wrk)."""
 
+    def cores(self, seconds: float) -> str:
+        """How many cores the three kept busy: about 2 here when the run was bound by the CPU,
+        less when something left a core idle (a worker with more connections than its share)."""
+        if seconds <= 0:
+            return "-"
+        return f"{(self.gateway + self.postgres + self.load) / seconds:.2f}"
+
     def per_request_ms(self, requests: int) -> str:
         if requests == 0:
             return "-"

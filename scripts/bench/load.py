@@ -242,11 +242,11 @@ class Result:
         o = self.outcome
         return (f"{self.workload:<14}{database:<13}{self.concurrency:>5}{o.rate:>10.1f}"
                 f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{o.errors:>8}{o.requests:>9}"
-                f"  {self.cpu.per_request_ms(o.requests)}")  # fmt: skip
+                f"  {self.cpu.per_request_ms(o.requests):<16}{self.cpu.cores(o.seconds):>6}")  # fmt: skip
 
 
 HEADER = (f"{'workload':<14}{'db':<13}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}{'requests':>9}  CPU ms/request: gateway/postgres/wrk")  # fmt: skip
+          f"{'errors':>8}{'requests':>9}  CPU ms/request: gateway/postgres/wrk, cores busy")  # fmt: skip
 
 
 def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
