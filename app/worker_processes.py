@@ -177,6 +177,7 @@ class Supervisor:
             said = b""
         if said:
             worker.ready = True
+            log.info("worker %d serving", worker.process.pid)
         else:
             self._selector.unregister(worker.channel)
         return 0

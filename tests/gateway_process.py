@@ -25,10 +25,15 @@ def free_port() -> int:
 
 @contextmanager
 def gateway_process(
-    settings: dict[str, str], log: Path, port: int | None = None, ready_within: float = 60
+    settings: dict[str, str],
+    log: Path,
+    port: int | None = None,
+    ready_within: float = 60,
+    workers: int = 0,
 ) -> Iterator[str]:
-    """Run `uvicorn app.main:create_app` with these EPU_* variables (and no others from the
-    environment); yields its base URL once /health answers, and stops it afterwards."""
+    """Run `uvicorn app.main:create_app` (or, with `workers`, `epu serve --workers N`: a
+    supervisor handing connections round robin) with these EPU_* variables (and no others from
+    the environment); yields its base URL once /health answers, and stops it afterwards."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("EPU_")}
@@ -37,18 +42,32 @@ def gateway_process(
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "warning", "--no-access-log", "--no-server-header",
+    ] if not workers else [
+        sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
     try:
         wait_ready(url, process, log, ready_within)
+        if workers:
+            _wait_workers(workers, process, log, ready_within)
         yield url
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _wait_workers(count: int, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    """Until the supervisor has logged each worker serving."""
+    deadline = time.monotonic() + seconds
+    while log.read_text().count(" serving") < count:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{count} workers did not all start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)  # polling a starting server, bounded by the deadline
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:

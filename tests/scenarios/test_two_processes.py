@@ -25,9 +25,14 @@ pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL does not answer
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
-@pytest.fixture
-def gateways(tmp_path: Path) -> Iterator[tuple[list[str], Settings]]:
-    """Two `uvicorn` processes, one PostgreSQL schema, one data directory (the token key)."""
+@pytest.fixture(params=["two uvicorn processes", "epu serve --workers 2"])
+def gateways(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[list[str], Settings]]:
+    """Two gateway processes, one PostgreSQL schema, one data directory (the token key): two
+    `uvicorn` processes, or the two workers of one `epu serve --workers 2`, whose supervisor
+    hands each new connection to the next worker (two requests sent together, each on its own
+    connection, reach both)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     plain = POSTGRES_URL.replace("+psycopg", "")
     with psycopg.connect(plain, autocommit=True) as connection:
@@ -38,10 +43,16 @@ def gateways(tmp_path: Path) -> Iterator[tuple[list[str], Settings]]:
     env = {"EPU_DATA_DIR": str(settings.data_dir), "EPU_DATABASE_URL": database_url}
     try:
         with ExitStack() as running:
-            urls = [
-                running.enter_context(gateway_process(env, tmp_path / f"gateway-{n}.log"))
-                for n in (1, 2)
-            ]
+            if request.param == "epu serve --workers 2":
+                url = running.enter_context(
+                    gateway_process(env, tmp_path / "gateway.log", workers=2)
+                )
+                urls = [url, url]
+            else:
+                urls = [
+                    running.enter_context(gateway_process(env, tmp_path / f"gateway-{n}.log"))
+                    for n in (1, 2)
+                ]
             yield urls, settings
     finally:
         with psycopg.connect(plain, autocommit=True) as connection:
