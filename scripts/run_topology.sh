@@ -3,11 +3,13 @@
 # `epu serve` instances and nginx (Debian package) with deploy/nginx.conf pointed at them.
 #   scripts/run_topology.sh            # then http://127.0.0.1:8080; Ctrl-C stops everything
 # Environment: EPU_TOPOLOGY_DB (default postgresql://postgres@127.0.0.1:5432/epu_topology),
-# EPU_TOPOLOGY_PORTS (default "8001 8002"), EPU_TOPOLOGY_LISTEN (default 8080), PYTHON.
+# EPU_TOPOLOGY_PORTS (default "8001 8002"), EPU_TOPOLOGY_LISTEN (default 8080).
+#   scripts/run_topology.sh --check    # starts it all, checks /health through nginx, stops
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-/work/venv/bin/python}
-[ -x "$PYTHON" ] || PYTHON=python3
+source scripts/lib/venv.sh
+ensure_venv ""
+PYTHON=.venv/bin/python
 DB=${EPU_TOPOLOGY_DB:-postgresql://postgres@127.0.0.1:5432/epu_topology}
 PORTS=(${EPU_TOPOLOGY_PORTS:-8001 8002})
 LISTEN=${EPU_TOPOLOGY_LISTEN:-8080}
@@ -38,9 +40,15 @@ export PYTHONPATH=$PWD
 
 PIDS=()
 stop() {
-  [ -f "$RUN/nginx.pid" ] && kill "$(cat "$RUN/nginx.pid")" 2>/dev/null || true
+  local nginx=""
+  [ -f "$RUN/nginx.pid" ] && nginx=$(cat "$RUN/nginx.pid") && kill "$nginx" 2>/dev/null || true
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # nginx runs as a daemon, not a child: wait until it has closed its port (10 s at most).
+  for _ in $(seq 100); do
+    [ -n "$nginx" ] && kill -0 "$nginx" 2>/dev/null && [ -f "$RUN/nginx.pid" ] || break
+    sleep 0.1
+  done
 }
 trap stop EXIT INT TERM
 
