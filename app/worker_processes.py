@@ -62,7 +62,10 @@ def serve(host: str, port: int, workers: int, log_level: str) -> int:
         return 0
     configure_logging()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.create_server((host, port), family=family, backlog=2048) as listener:
+    both = host == "::" and socket.has_dualstack_ipv6()  # as uvicorn binds "::": IPv4 too
+    with socket.create_server(
+        (host, port), family=family, backlog=2048, dualstack_ipv6=both
+    ) as listener:
         return Supervisor(listener, workers, log_level).run()
 
 
