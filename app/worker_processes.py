@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ from app.logs import configure_logging
 
 STARTUP_FAILURE = 3
 """uvicorn's exit code when the application's start-up fails."""
+ACCEPT_PAUSE = 0.5
+"""Seconds the supervisor stops accepting after running out of descriptors, rather than spin."""
 STOP_WITHIN = 30.0
 """Seconds a worker gets to finish its requests after SIGTERM before it is killed."""
 
@@ -106,6 +109,8 @@ class Supervisor:
         self._workers = [Worker.start(log_level) for _ in range(count)]
         self._next = 0
         self._stopping = False
+        self._paused_until = 0.0
+        """While accept fails for want of descriptors, the listener is not watched (monotonic)."""
         self._selector = selectors.DefaultSelector()
 
     def run(self) -> int:
@@ -123,7 +128,11 @@ class Supervisor:
         code = 0
         try:
             while not self._stopping:
-                for key, _ in self._selector.select():
+                if self._paused_until and time.monotonic() >= self._paused_until:
+                    self._paused_until = 0.0
+                    self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
+                timeout = max(0.0, self._paused_until - time.monotonic()) or None
+                for key, _ in self._selector.select(timeout):
                     code = key.data() or 0
                     if code:
                         self._stopping = True
@@ -149,8 +158,13 @@ class Supervisor:
                 connection, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return 0
-            except OSError as refused:  # out of descriptors, a connection reset before accept
-                log.warning("accept failed: %s", type(refused).__name__)
+            except ConnectionAbortedError:  # the client gave up while it waited
+                continue
+            except OSError as refused:  # out of descriptors: the connection stays queued
+                log.warning("accept failed (%s): listening again in %.1f s",
+                            type(refused).__name__, ACCEPT_PAUSE)  # fmt: skip
+                self._selector.unregister(self._listener)
+                self._paused_until = time.monotonic() + ACCEPT_PAUSE
                 return 0
             with connection:
                 self._hand(connection)

@@ -4,6 +4,7 @@ replaced, a worker that cannot start stops the gateway, and SIGTERM stops it all
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import socket
@@ -164,3 +165,27 @@ def test_a_gateway_whose_workers_cannot_start_exits_with_their_code(tmp_path: Pa
         gateway.process.kill()
     log = (tmp_path / "serve.log").read_text()
     assert "could not start the application" in log
+
+
+def test_out_of_descriptors_the_supervisor_waits_then_serves_what_queued(
+    served: Served, tmp_path: Path
+) -> None:
+    supervisor = served.process.pid
+    _, hard = resource.prlimit(supervisor, resource.RLIMIT_NOFILE)
+    in_use = {int(entry.name) for entry in Path(f"/proc/{supervisor}/fd").iterdir()}
+    lowest_free = min(set(range(len(in_use) + 1)) - in_use)  # where its next descriptor goes
+    resource.prlimit(supervisor, resource.RLIMIT_NOFILE, (lowest_free, hard))
+    log = tmp_path / "serve.log"
+    try:
+        waiting = socket.create_connection(("127.0.0.1", served.port))
+        waiting.sendall(HEALTH)
+
+        _until(lambda: log.read_text().count("accept failed") >= 2)
+        # Each failure pauses accepting for half a second: a loop retrying at once would have
+        # written thousands by now.
+        assert log.read_text().count("accept failed") <= 3
+    finally:
+        resource.prlimit(supervisor, resource.RLIMIT_NOFILE, (hard, hard))
+    waiting.settimeout(30)
+    assert waiting.recv(65536).startswith(b"HTTP/1.1 200")
+    waiting.close()
