@@ -23,6 +23,7 @@ from app.api import (
 from app.api.direct import answer_directly
 from app.api.errors import install_error_handlers
 from app.api.middleware import GatewayMiddleware
+from app.api.route_index import RouteIndex
 from app.config import Settings, get_settings
 from app.fhir.structure import warm_up
 from app.logs import configure_logging
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reception,
     ):
         add_routes(app, module.router)
+    app.router.routes.insert(0, RouteIndex(app.router.routes))
     return app
 
 
