@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import selectors
@@ -243,6 +244,8 @@ class HandedConnections(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
         super().__init__(config)
         self._channel = channel
+        self._opening: set[asyncio.Task[Any]] = set()
+        """Connections being set up: the loop holds its tasks only weakly."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -266,7 +269,14 @@ class HandedConnections(uvicorn.Server):
             return
         for descriptor in descriptors:
             connection = socket.socket(fileno=descriptor)
-            loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+            opening = loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+            self._opening.add(opening)
+            opening.add_done_callback(functools.partial(self._opened, connection))
+
+    def _opened(self, connection: socket.socket, task: asyncio.Task[Any]) -> None:
+        self._opening.discard(task)
+        if task.cancelled() or task.exception() is not None:  # the client left meanwhile
+            connection.close()
 
     def _protocol(self) -> asyncio.Protocol:
         """What uvicorn's `startup` makes for each connection it accepts."""
