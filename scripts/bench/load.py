@@ -20,8 +20,9 @@ Workloads: create (1 Patient, 1 Practitioner, 5 ServiceRequests, 1 Observation),
 requisition with _include/_revinclude, claim (each on a prescription nobody holds yet), done
 (PUT a claimed line to `completed` with If-Match, lines of different prescriptions in flight
 together), done-together (the same, the five lines of a prescription in flight together) and
-scan (a JPEG photo of the QR). Claim and the dones consume what earlier runs made; when that
-pool runs out the run stops early and its rate is over the time it actually ran.
+scan (a JPEG photo of the QR). Claim and the dones consume what earlier runs made: before each
+of their runs the script tops that up, untimed (`stock_up`), so that the run lasts its time; if
+the pool still ran out, the run would stop early and its rate be over the time it ran.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ EXAMPLES = ROOT / "fhir_profiles" / "examples"
 FHIR = "application/fhir+json"
 PRESCRIBERS = [f"1010{n:07d}" for n in range(1, 21)]
 LABS = ["750000001", "690000002", "130000003", "330000004"]
-MAX_DURATION = 120.0
+MAX_DURATION = 120
 PULL_QUERY = (
     "&_include=ServiceRequest:requester&_include=ServiceRequest:subject"
     "&_revinclude=Task:focus&_revinclude=Provenance:target"
@@ -56,6 +57,10 @@ PULL_QUERY = (
 GATEWAY_ENV = {"EPU_TOKEN_REQUEST_BUDGET_PER_MINUTE": str(10**9)}
 CONSUMED = {"claim", "done", "done-together"}
 """Workloads whose requests can each be sent once only."""
+STOCK_PER_SECOND = {"claim": 1500, "done": 2500, "done-together": 2500}
+"""What a consumed workload's run is given to send, a second of its time: above any rate seen."""
+LINES = 5
+"""Lines of a created prescription (five_line_bundle)."""
 PHOTOS = 20
 WRK_THREADS = 1
 """wrk threads: at 16 connections one and two gave the gateway the same throughput (within the
@@ -249,8 +254,31 @@ HEADER = (f"{'workload':<14}{'db':<13}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99
           f"{'errors':>8}{'requests':>9}  CPU ms/request: gateway/postgres/wrk, cores busy")  # fmt: skip
 
 
+def stock_up(workloads: Workloads, base_url: str, workload: str, seconds: int) -> None:
+    """Before a claim or a done run, enough for it to last its time (untimed, unprinted):
+    prescriptions nobody holds for a claim run, claimed lines for a done run. Without it, a run
+    after a slow one could find its pool short, or empty."""
+    if workload not in CONSUMED:
+        return
+    if workload == "claim":
+        _stock_unclaimed(workloads, base_url, seconds * STOCK_PER_SECOND["claim"])
+        return
+    missing_lines = seconds * STOCK_PER_SECOND[workload] - len(workloads.requests(workload))
+    if missing_lines > 0:
+        prescriptions = -(-missing_lines // LINES)
+        _stock_unclaimed(workloads, base_url, prescriptions)
+        claims = workloads.requests("claim")[:prescriptions]
+        workloads.record(run_wrk(base_url, claims, 16, WRK_THREADS, MAX_DURATION, once=True))
+
+
+def _stock_unclaimed(workloads: Workloads, base_url: str, wanted: int) -> None:
+    while len(workloads.requests("claim")) < wanted:
+        run_wrk(base_url, workloads.requests("create"), 16, WRK_THREADS, 2, once=False)
+
+
 def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
         seconds: int) -> Result:  # fmt: skip
+    stock_up(workloads, base_url, workload, seconds)
     requests = workloads.requests(workload)
     if not requests:
         print(f"  {workload}: nothing to send (run create first)")
