@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import psycopg
 from sqlalchemy import Connection, event
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy.util import await_only
 from sqlmodel import Session
 
 _NAMED = re.compile(r"(?<!:):(\w+)")
@@ -113,6 +115,7 @@ _INTEGRITY_ERRORS = (
     sqlite3.IntegrityError,
     psycopg.IntegrityError,
     AsyncAdapt_asyncpg_dbapi.IntegrityError,  # asyncpg's, as SQLAlchemy's adapter raises them
+    asyncpg.IntegrityConstraintViolationError,  # asyncpg's own (PositionalStatement on the loop)
 )
 
 
@@ -149,25 +152,19 @@ class PositionalStatement:
     def execute(self, connection: Any, values: Sequence[Any]) -> int:
         """Run a write; the number of rows it touched."""
         if isinstance(connection, AdaptedConnection):  # a change on the loop (app.store.changes)
-            return int(self._on_the_loop(connection, values).rowcount)
+            status = await_only(_in_transaction(connection).execute(self.sql, *values))
+            return int(status.rsplit(" ", 1)[-1])
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values)
             return int(cursor.rowcount)
 
     def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         if isinstance(connection, AdaptedConnection):
-            return [tuple(row) for row in self._on_the_loop(connection, values).fetchall()]
+            records = await_only(_in_transaction(connection).fetch(self.sql, *values))
+            return [tuple(record) for record in records]
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values, binary=True)
             return list(cursor.fetchall())
-
-    def _on_the_loop(self, connection: Any, values: Sequence[Any]) -> Any:
-        """Run on an asyncpg connection, through SQLAlchemy's DB-API adapter: it opens the
-        transaction at the first statement, keeps the connection's prepared statements and
-        raises DB-API errors. Its rows are asyncpg Records."""
-        cursor = connection.cursor()
-        cursor.execute(self.sql, values)
-        return cursor
 
     async def execute_async(self, connection: Any, values: Sequence[Any]) -> int:
         cursor = kept_cursor(connection)
@@ -178,6 +175,21 @@ class PositionalStatement:
         cursor = kept_cursor(connection)
         await cursor.execute(self.sql, values, binary=True)
         return await cursor.fetchall()
+
+
+def _in_transaction(adapted: Any) -> asyncpg.Connection:
+    """The asyncpg connection under SQLAlchemy's adapter, in the adapter's transaction (begun
+    here at the first statement, as the adapter would; committed or rolled back by it).
+
+    The statement goes to asyncpg itself, which keeps its own prepared statements: through the
+    adapter's cursor (its lock, its statement cache, a description built at every execution, a
+    deque of rows) a statement cost about 100,000 instructions, even `SELECT $1` (callgrind).
+    asyncpg's errors come as they are: a duplicate key is its UniqueViolationError (below), a
+    lost connection one of the errors app.store.lost_connections knows."""
+    if adapted._transaction is None:
+        await_only(adapted._start_transaction())
+    connection: asyncpg.Connection = adapted._connection
+    return connection
 
 
 _kept_cursors: dict[psycopg.AsyncConnection[Any], psycopg.AsyncRawCursor[Any]] = {}
