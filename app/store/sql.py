@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import psycopg
 from sqlalchemy import Connection, event
-from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.util import await_only
 from sqlmodel import Session
@@ -114,8 +113,7 @@ class Insert:
 _INTEGRITY_ERRORS = (
     sqlite3.IntegrityError,
     psycopg.IntegrityError,
-    AsyncAdapt_asyncpg_dbapi.IntegrityError,  # asyncpg's, as SQLAlchemy's adapter raises them
-    asyncpg.IntegrityConstraintViolationError,  # asyncpg's own (PositionalStatement on the loop)
+    asyncpg.IntegrityConstraintViolationError,  # a change on the loop (_in_transaction)
 )
 
 
@@ -184,8 +182,8 @@ def _in_transaction(adapted: Any) -> asyncpg.Connection:
     The statement goes to asyncpg itself, which keeps its own prepared statements: through the
     adapter's cursor (its lock, its statement cache, a description built at every execution, a
     deque of rows) a statement cost about 100,000 instructions, even `SELECT $1` (callgrind).
-    asyncpg's errors come as they are: a duplicate key is its UniqueViolationError (below), a
-    lost connection one of the errors app.store.lost_connections knows."""
+    asyncpg's errors come as they are: a duplicate key is one of its integrity errors
+    (`_INTEGRITY_ERRORS`), a lost connection one of those app.store.lost_connections knows."""
     if adapted._transaction is None:
         await_only(adapted._start_transaction())
     connection: asyncpg.Connection = adapted._connection
