@@ -36,18 +36,7 @@ def gateway_process(
     the environment); yields its base URL once /health answers, and stops it afterwards."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("EPU_")}
-    env |= {"PYTHONPATH": str(ROOT), **settings}
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "warning", "--no-access-log", "--no-server-header",
-    ] if not workers else [
-        sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    process = start_gateway(settings, log, port, workers)
     try:
         wait_ready(url, process, log, ready_within)
         if workers:
@@ -59,6 +48,25 @@ def gateway_process(
             process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def start_gateway(
+    settings: dict[str, str], log: Path, port: int, workers: int = 0
+) -> subprocess.Popen[bytes]:
+    """The gateway's process, started (not yet answering): `uvicorn app.main:create_app`, or
+    with `workers`, `epu serve --workers N`, with these EPU_* variables and no others."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EPU_")}
+    env |= {"PYTHONPATH": str(ROOT), **settings}
+    command = [
+        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "warning", "--no-access-log", "--no-server-header",
+    ] if not workers else [
+        sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
 
 
 def _wait_workers(count: int, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:

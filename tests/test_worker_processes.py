@@ -9,7 +9,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway_process import ROOT, free_port, wait_ready
+from tests.gateway_process import free_port, start_gateway, wait_ready
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n"
 
@@ -30,16 +29,10 @@ class Served:
     process: subprocess.Popen[bytes]
 
 
-def _start(tmp_path: Path, workers: int = 2, **settings: str) -> Served:
+def _start(tmp_path: Path, **settings: str) -> Served:
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("EPU_")}
-    env |= {"PYTHONPATH": str(ROOT), "EPU_DATA_DIR": str(tmp_path / "data"), **settings}
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    environment = {"EPU_DATA_DIR": str(tmp_path / "data"), **settings}
+    process = start_gateway(environment, tmp_path / "serve.log", port, workers=2)
     return Served(f"http://127.0.0.1:{port}", port, process)
 
 
