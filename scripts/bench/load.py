@@ -138,6 +138,12 @@ class Workloads:
     def requests(self, workload: str) -> list[Request]:
         return getattr(self, "_" + workload.replace("-", "_"))()  # type: ignore[no-any-return]
 
+    def left(self, workload: str) -> int:
+        """How many requests a claim or done run could still send, counted without making
+        them: prescriptions nobody holds, or accepted lines."""
+        listed = unclaimed_epus if workload == "claim" else accepted_line_ids
+        return sum(1 for key in listed(self.database) if key not in self.taken)
+
     def record(self, outcome: Outcome) -> None:
         self.taken.update(request.uses for request in outcome.taken if request.uses)
 
@@ -223,15 +229,25 @@ def unclaimed_epus(database: Engine) -> list[str]:
             "ORDER BY created_at")))  # fmt: skip
 
 
+_ACCEPTED_LINES = (
+    "FROM resources r JOIN prescriptions p ON p.epu = r.epu "
+    "WHERE r.resource_type = 'Task' AND r.status = 'accepted' "
+    "AND r.id <> p.group_task_id AND p.owner_lab IS NOT NULL ORDER BY r.id"
+)
+
+
+def accepted_line_ids(database: Engine) -> list[str]:
+    with database.connect() as connection:
+        return list(connection.scalars(text("SELECT r.id " + _ACCEPTED_LINES)))
+
+
 def accepted_lines(database: Engine) -> list[tuple[dict[str, Any], int, str, str]]:
     """(Task, its version, the lab holding it, its EPU) of every line Task still `accepted`, in
     creation order."""
     with database.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT r.body, r.version_id, p.owner_lab, p.epu FROM resources r "
-            "JOIN prescriptions p ON p.epu = r.epu "
-            "WHERE r.resource_type = 'Task' AND r.status = 'accepted' "
-            "AND r.id <> p.group_task_id AND p.owner_lab IS NOT NULL ORDER BY r.id"))  # fmt: skip
+        rows = connection.execute(
+            text("SELECT r.body, r.version_id, p.owner_lab, p.epu " + _ACCEPTED_LINES)
+        )
         return [(json.loads(body), int(version), str(lab), str(epu))
                 for body, version, lab, epu in rows]  # fmt: skip
 
@@ -263,7 +279,7 @@ def stock_up(workloads: Workloads, base_url: str, workload: str, seconds: int) -
     if workload == "claim":
         _stock_unclaimed(workloads, base_url, seconds * STOCK_PER_SECOND["claim"])
         return
-    missing_lines = seconds * STOCK_PER_SECOND[workload] - len(workloads.requests(workload))
+    missing_lines = seconds * STOCK_PER_SECOND[workload] - workloads.left("done")
     if missing_lines > 0:
         prescriptions = -(-missing_lines // LINES)
         _stock_unclaimed(workloads, base_url, prescriptions)
@@ -272,8 +288,9 @@ def stock_up(workloads: Workloads, base_url: str, workload: str, seconds: int) -
 
 
 def _stock_unclaimed(workloads: Workloads, base_url: str, wanted: int) -> None:
-    while len(workloads.requests("claim")) < wanted:
-        run_wrk(base_url, workloads.requests("create"), 16, WRK_THREADS, 2, once=False)
+    creates = workloads.requests("create")
+    while workloads.left("claim") < wanted:
+        run_wrk(base_url, creates, 16, WRK_THREADS, 2, once=False)
 
 
 def run(workloads: Workloads, base_url: str, workload: str, concurrency: int,
