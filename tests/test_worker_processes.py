@@ -41,7 +41,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     gateway = _start(tmp_path)
     try:
         wait_ready(gateway.url, gateway.process, tmp_path / "serve.log", 60)
-        _until(lambda: _both_serve(gateway))
+        _until(lambda: _running(gateway, tmp_path / "serve.log") and _both_serve(gateway))
         yield gateway
     finally:
         gateway.process.terminate()
@@ -67,6 +67,13 @@ def _connections_held(pid: int, port: int) -> int:
         except OSError:  # closed meanwhile
             continue
     return held
+
+
+def _running(gateway: Served, log: Path) -> bool:
+    if gateway.process.poll() is not None:
+        raise RuntimeError(f"the gateway exited with {gateway.process.returncode}: "
+                           f"{log.read_text()[-2000:]}")  # fmt: skip
+    return True
 
 
 def _both_serve(gateway: Served) -> bool:
