@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.store.changes import Changes, changes_for
-from app.store.database import create_database_engine, orm_session, transaction
+from app.store.changes import Changes, Database, changes_for
+from app.store.database import create_database_engine, transaction
 from app.store.lost_connections import DatabaseUnavailable
 from app.store.migrate import migrate
 from app.store.sql import DuplicateKey, Insert, Statement, driver_connection
@@ -35,8 +35,8 @@ class Stop(Exception):
     pass
 
 
-def _count_failures(engine: Engine, client: str, then_fail: bool) -> int:
-    with orm_session(engine) as session:
+def _count_failures(database: Database, client: str, then_fail: bool) -> int:
+    with transaction(database) as session:
         connection = driver_connection(session)
         FAILED.rows(connection, [{"client": client, "at": datetime.now(UTC)}] * 2)
         seen = int(COUNT.rows(connection, client=client)[0][0])
@@ -55,6 +55,7 @@ def engine(settings: Settings) -> Engine:
 def test_a_change_commits_whole_or_not_at_all(engine: Engine) -> None:
     async def scenario() -> int:
         changes = changes_for(engine)
+        await changes.open()
         try:
             seen = await changes.run(_count_failures, "kept", then_fail=False)
             with pytest.raises(Stop):
@@ -75,11 +76,12 @@ def test_on_postgresql_a_change_takes_no_thread(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no async driver: its changes go to the thread pool")
 
-    def where(_engine: Engine) -> int:
+    def where(_database: Database) -> int:
         return threading.get_ident()
 
     async def scenario() -> tuple[int, int]:
         changes = changes_for(engine)
+        await changes.open()
         try:
             return threading.get_ident(), await changes.run(where)
         finally:
@@ -89,10 +91,10 @@ def test_on_postgresql_a_change_takes_no_thread(engine: Engine) -> None:
     assert change_thread == loop_thread
 
 
-def _remember_twice(engine: Engine, key: str) -> None:
+def _remember_twice(database: Database, key: str) -> None:
     row = {"key": key, "content_hash": "h", "epu": "E", "response": b"{}",
            "created_at": datetime.now(UTC)}  # fmt: skip
-    with orm_session(engine) as session:
+    with transaction(database) as session:
         IDEMPOTENCY.rows(driver_connection(session), [row])
         IDEMPOTENCY.rows(driver_connection(session), [row])
 
@@ -100,6 +102,7 @@ def _remember_twice(engine: Engine, key: str) -> None:
 def _in_a_change(engine: Engine, scenario: Callable[[Changes], Awaitable[T]]) -> T:
     async def run() -> T:
         changes = changes_for(engine)
+        await changes.open()
         try:
             return await scenario(changes)
         finally:
@@ -122,13 +125,13 @@ def test_a_duplicate_key_is_told_apart_from_other_failures(engine: Engine) -> No
         assert found.rows(dbapi, key="racing")[0][0] == 0
 
 
-def _end_own_connection(engine: Engine) -> None:
-    with orm_session(engine) as session:
+def _end_own_connection(database: Database) -> None:
+    with transaction(database) as session:
         Statement("SELECT pg_terminate_backend(pg_backend_pid())").rows(driver_connection(session))
 
 
-def _divide_by_zero(engine: Engine) -> None:
-    with orm_session(engine) as session:
+def _divide_by_zero(database: Database) -> None:
+    with transaction(database) as session:
         Statement("SELECT 1 / 0").rows(driver_connection(session))
 
 
@@ -149,8 +152,8 @@ def test_a_dropped_connection_is_unavailable_once_and_other_failures_are_not(
     assert _in_a_change(engine, scenario) == 2
 
 
-def _application_name(engine: Engine) -> str:
-    with transaction(engine) as session:
+def _application_name(database: Database) -> str:
+    with transaction(database) as session:
         return str(
             Statement("SELECT current_setting('application_name')").rows(
                 driver_connection(session)
@@ -168,7 +171,6 @@ def test_changes_take_the_gateways_libpq_url_whole(settings: Settings) -> None:
     migrate(engine)
 
     async def scenario(changes: Changes) -> tuple[str, int]:
-        await changes.open()
         name = await changes.run(_application_name)
         return name, await changes.run(_count_failures, "through-the-url", then_fail=False)
 

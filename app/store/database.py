@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 from app.config import Settings
+from app.store.changes import Database, LoopDatabase
 from app.store.pending import write_pending
 from app.store.sql import Transaction
 
@@ -89,14 +90,25 @@ def _release_turn(info: dict[str, Any]) -> None:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Transaction]:
+def transaction(database: Database) -> Iterator[Transaction]:
     """A transaction for hand-written statements (app.store.sql) whose work commits together at
     the end, what is pending first (app.store.pending), or not at all. Every workflow operation
     runs in one; code that queries through the ORM or SQLAlchemy Core takes an `orm_session`."""
-    with engine.connect() as connection, connection.begin():
+    with _begun(database) as connection:
         unit = Transaction(connection)
         yield unit
         write_pending(unit)
+
+
+@contextmanager
+def _begun(database: Database) -> Iterator[Any]:
+    """The driver connection, in a transaction committed at the end or rolled back."""
+    if isinstance(database, LoopDatabase):
+        with database.begin() as connection:
+            yield connection
+        return
+    with database.connect() as connection, connection.begin():
+        yield connection.connection.dbapi_connection
 
 
 @contextmanager

@@ -19,8 +19,7 @@ from typing import Any
 
 import asyncpg
 import psycopg
-from sqlalchemy import Connection, event
-from sqlalchemy.engine.interfaces import AdaptedConnection
+from sqlalchemy import event
 from sqlalchemy.util import await_only
 from sqlmodel import Session
 
@@ -113,7 +112,7 @@ class Insert:
 _INTEGRITY_ERRORS = (
     sqlite3.IntegrityError,
     psycopg.IntegrityError,
-    asyncpg.IntegrityConstraintViolationError,  # a change on the loop (_in_transaction)
+    asyncpg.IntegrityConstraintViolationError,  # a change on the loop (app.store.changes)
 )
 
 
@@ -149,16 +148,16 @@ class PositionalStatement:
 
     def execute(self, connection: Any, values: Sequence[Any]) -> int:
         """Run a write; the number of rows it touched."""
-        if isinstance(connection, AdaptedConnection):  # a change on the loop (app.store.changes)
-            status = await_only(_in_transaction(connection).execute(self.sql, *values))
+        if isinstance(connection, asyncpg.Connection):  # a change on the loop (app.store.changes)
+            status = await_only(connection.execute(self.sql, *values))
             return int(status.rsplit(" ", 1)[-1])
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values)
             return int(cursor.rowcount)
 
     def rows(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        if isinstance(connection, AdaptedConnection):
-            records = await_only(_in_transaction(connection).fetch(self.sql, *values))
+        if isinstance(connection, asyncpg.Connection):
+            records = await_only(connection.fetch(self.sql, *values))
             return [tuple(record) for record in records]
         with psycopg.RawCursor(connection) as cursor:
             cursor.execute(self.sql, values, binary=True)
@@ -173,21 +172,6 @@ class PositionalStatement:
         cursor = kept_cursor(connection)
         await cursor.execute(self.sql, values, binary=True)
         return await cursor.fetchall()
-
-
-def _in_transaction(adapted: Any) -> asyncpg.Connection:
-    """The asyncpg connection under SQLAlchemy's adapter, in the adapter's transaction (begun
-    here at the first statement, as the adapter would; committed or rolled back by it).
-
-    The statement goes to asyncpg itself, which keeps its own prepared statements: through the
-    adapter's cursor (its lock, its statement cache, a description built at every execution, a
-    deque of rows) a statement cost about 100,000 instructions, even `SELECT $1` (callgrind).
-    asyncpg's errors come as they are: a duplicate key is one of its integrity errors
-    (`_INTEGRITY_ERRORS`), a lost connection one of those app.store.lost_connections knows."""
-    if adapted._transaction is None:
-        await_only(adapted._start_transaction())
-    connection: asyncpg.Connection = adapted._connection
-    return connection
 
 
 _kept_cursors: dict[psycopg.AsyncConnection[Any], psycopg.AsyncRawCursor[Any]] = {}
@@ -219,8 +203,9 @@ class Transaction:
 
     __slots__ = ("connection", "info")
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Any) -> None:
         self.connection = connection
+        """The driver's connection (see `driver_connection`)."""
         self.info: dict[str, Any] = {}
 
 
@@ -231,18 +216,17 @@ operation also uses the ORM."""
 
 def driver_connection(session: Unit) -> Any:
     """The driver connection under a session or transaction, in its transaction (a Session's
-    pending ORM changes flushed).
+    pending ORM changes flushed): sqlite3's, psycopg's, or asyncpg's in a change on the loop.
 
-    Looked up once per transaction: through the session it cost 5% of a done's CPU, asked for
-    at each statement."""
-    if isinstance(session, Session) and (session.new or session.dirty or session.deleted):
+    Looked up once per session: through the session it cost 5% of a done's CPU, asked for at
+    each statement."""
+    if isinstance(session, Transaction):
+        return session.connection
+    if session.new or session.dirty or session.deleted:
         session.flush()
     found = session.info.get(_DRIVER_CONNECTION)
     if found is None:
-        connection = (
-            session.connection if isinstance(session, Transaction) else session.connection()
-        )
-        found = session.info[_DRIVER_CONNECTION] = connection.connection.dbapi_connection
+        found = session.info[_DRIVER_CONNECTION] = session.connection().connection.dbapi_connection
     return found
 
 

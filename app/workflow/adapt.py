@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
-
 from app.domain import epu_id
 from app.domain.errors import GatewayError, Issue, error
 from app.domain.task_status import Operation, Status
@@ -20,6 +18,7 @@ from app.fhir.identifiers import (
 from app.fhir.structure import check_resource
 from app.security import audit
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.resources import current, insert_resource, loads, new_ids
 from app.store.sql import Unit
 from app.terminology.index import Terminology
@@ -40,7 +39,7 @@ from app.workflow.state import (
 
 
 def adapt(
-    engine: Engine,
+    database: Database,
     terminology: Terminology,
     caller: Caller,
     request: dict[str, Any],
@@ -89,7 +88,7 @@ def adapt(
         record_provenance(session, caller, epu, targets, "adapt", moment, reason)
         return service_request
 
-    return audited(engine, caller, epu, audit.Action.ADAPT, address, work)
+    return audited(database, caller, epu, audit.Action.ADAPT, address, work)
 
 
 def _check_shape(request: Any, terminology: Terminology) -> None:

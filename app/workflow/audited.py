@@ -14,6 +14,7 @@ from app.domain.errors import GatewayError
 from app.security import audit
 from app.security.audit_journal import journal_for
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.database import for_reading, transaction
 from app.store.prescriptions import read_prescription
 from app.store.sql import Unit
@@ -23,7 +24,7 @@ T = TypeVar("T")
 
 
 def audited(
-    engine: Engine,
+    database: Database,
     caller: Caller,
     epu: str | Callable[[Unit], str],
     action: audit.Action,
@@ -35,14 +36,16 @@ def audited(
     found = epu if isinstance(epu, str) else None
     try:
         if action in audit.READS:
-            with transaction(for_reading(engine)) as session:
+            if not isinstance(database, Engine):
+                raise TypeError("a read waits for the audit journal: not in a change on the loop")
+            with transaction(for_reading(database)) as session:
                 found = _find(epu, session)
                 result = work(session, found)
             moment = now()
             event = audit.audit_event(caller, found, action, moment, address=address)
-            journal_for(engine).submit(event, found, moment).result()
+            journal_for(database).submit(event, found, moment).result()
             return result
-        with transaction(engine) as session:
+        with transaction(database) as session:
             found = _find(epu, session)
             result = work(session, found)
             audit.record(session, caller, found, action, now(), address=address)
@@ -50,7 +53,7 @@ def audited(
     except GatewayError as refusal:
         if found is None:
             raise
-        with transaction(engine) as session:
+        with transaction(database) as session:
             if read_prescription(session, found) is not None:
                 audit.record(
                     session,

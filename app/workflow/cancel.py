@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
-
 from app.domain.errors import error
 from app.domain.task_status import Operation, Status
 from app.security import audit
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.sql import Unit
 from app.workflow.access import now
 from app.workflow.audited import audited
@@ -17,7 +16,7 @@ from app.workflow.state import load, move, record_provenance, summarise
 
 
 def cancel(
-    engine: Engine, caller: Caller, epu: str, reason: str, address: str | None
+    database: Database, caller: Caller, epu: str, reason: str, address: str | None
 ) -> dict[str, Any]:
     """Returns the group Task as it now stands."""
 
@@ -53,4 +52,4 @@ def cancel(
         record_provenance(session, caller, epu, [held.group.resource], "cancel", moment, reason)
         return held.group.resource
 
-    return audited(engine, caller, epu, audit.Action.CANCEL, address, work)
+    return audited(database, caller, epu, audit.Action.CANCEL, address, work)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
 
 from app.config import Settings
 from app.domain import epu_id
@@ -22,6 +21,7 @@ from app.fhir.prescription_bundle import Entry, PrescriptionDraft, read_prescrip
 from app.fhir.transaction_response import transaction_response
 from app.security import audit
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.database import transaction
 from app.store.prescriptions import (
     PrescriptionRecord,
@@ -45,7 +45,7 @@ class Created:
 
 
 def create_prescription(
-    engine: Engine,
+    database: Database,
     settings: Settings,
     terminology: Terminology,
     caller: Caller,
@@ -56,19 +56,19 @@ def create_prescription(
     key = _idempotency_key(caller, bundle, idempotency_key)
     content_hash = hashlib.sha256(orjson.dumps(bundle, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if key:
-        with transaction(engine) as session:
+        with transaction(database) as session:
             earlier = _replay(session, key, content_hash)
         if earlier:
             return earlier
     draft = read_prescription_bundle(bundle, caller, terminology)
     try:
-        with transaction(engine) as session:
+        with transaction(database) as session:
             return _store(session, settings, caller, draft, key, content_hash, address)
     except DuplicateKey:
         # The same request, sent twice at once, was stored by the other one first.
         if key is None:
             raise
-        with transaction(engine) as session:
+        with transaction(database) as session:
             earlier = _replay(session, key, content_hash)
         if earlier is None:
             raise

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-
 from app.domain.task_status import Operation, Status
 from app.security import audit
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.sql import Unit
 from app.workflow.access import now
 from app.workflow.audited import audited
@@ -15,7 +14,7 @@ from app.workflow.state import load, move, record_provenance, refuse_unless_hold
 
 
 def release(
-    engine: Engine, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
+    database: Database, base_url: str, caller: Caller, epu: str, self_link: str, address: str | None
 ) -> bytes:
     def work(session: Unit, epu: str) -> bytes:
         moment = now()
@@ -32,4 +31,4 @@ def release(
         record_provenance(session, caller, epu, [held.group.resource], "release", moment)
         return prescription_bundle(session, base_url, caller, epu, EVERYTHING, self_link)
 
-    return audited(engine, caller, epu, audit.Action.RELEASE, address, work)
+    return audited(database, caller, epu, audit.Action.RELEASE, address, work)

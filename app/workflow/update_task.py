@@ -7,13 +7,13 @@ import copy
 from typing import Any
 
 import jsonpatch
-from sqlalchemy import Engine
 
 from app.domain.errors import GatewayError, Issue, error, version_conflict
 from app.domain.task_status import Operation, Status
 from app.fhir.structure import check_codes, check_resource
 from app.security import audit
 from app.security.caller import Caller
+from app.store.changes import Database
 from app.store.prescriptions import lock_prescription_of_task
 from app.store.sql import Unit
 from app.workflow.access import now
@@ -35,7 +35,7 @@ SERVER_ELEMENTS = {"meta", "lastModified", "text"}
 
 
 def update_task(
-    engine: Engine,
+    database: Database,
     caller: Caller,
     task_id: str,
     if_match: str | None,
@@ -93,7 +93,7 @@ def update_task(
         renew_if_round_done(session, caller, held, moment)
         return _fresh(held, task_id)
 
-    return audited(engine, caller, lock_by_task, audit.Action.UPDATE, address, work)
+    return audited(database, caller, lock_by_task, audit.Action.UPDATE, address, work)
 
 
 def _fresh(held: Held, task_id: str) -> TaskVersion:
