@@ -42,6 +42,13 @@ async def _served_yet(task: asyncio.Task[asyncpg.Connection]) -> bool:
     return task.done()
 
 
+async def _until_closed(connection: asyncpg.Connection) -> None:
+    """Until the loop has seen the server close the connection, bounded by a deadline."""
+    async with asyncio.timeout(10):
+        while not connection.is_closed():
+            await asyncio.sleep(0.01)
+
+
 def test_at_most_size_connections_and_waiters_are_served_in_turn() -> None:
     async def scenario(pool: ConnectionPool) -> None:
         first, second = await pool.acquire(), await pool.acquire()
@@ -71,9 +78,26 @@ def test_a_connection_the_server_ended_is_replaced() -> None:
         other = await asyncpg.connect(DSN)
         await other.execute("SELECT pg_terminate_backend($1)", ended)
         await other.close()
-        with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
-            await connection.fetchval("SELECT 1")
+        await _until_closed(connection)
         pool.release(connection)
+
+        fresh = await pool.acquire()
+        assert await _backend(fresh) != ended
+        assert pool.size == 1
+        pool.release(fresh)
+
+    _with_pool(1, scenario)
+
+
+def test_an_idle_connection_the_server_ended_is_not_handed_out() -> None:
+    async def scenario(pool: ConnectionPool) -> None:
+        connection = await pool.acquire()
+        ended = await _backend(connection)
+        pool.release(connection)
+        other = await asyncpg.connect(DSN)
+        await other.execute("SELECT pg_terminate_backend($1)", ended)
+        await other.close()
+        await _until_closed(connection)
 
         fresh = await pool.acquire()
         assert await _backend(fresh) != ended

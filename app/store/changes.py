@@ -72,20 +72,21 @@ class LoopChanges:
     async def run(
         self, work: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
+        connection = None
         try:
             connection = await self._pool.acquire()
-            try:
-                work_on = functools.partial(work, LoopDatabase(connection), *args, **kwargs)
-                result: T = await greenlet_spawn(work_on)
-            finally:
-                self._pool.release(connection)
+            work_on = functools.partial(work, LoopDatabase(connection), *args, **kwargs)
+            result: T = await greenlet_spawn(work_on)
         except Exception as failed:
             if not connection_lost(failed):
                 raise
-            # The server dropped its connections: the idle ones are gone too. New ones rather
-            # than one failed request for each of them.
+            # The server dropped its connections: the idle ones are gone too, and this one
+            # (released below) with them. New ones rather than one failed request for each.
             self._pool.expire()
             raise DatabaseUnavailable(type(failed).__name__) from failed
+        finally:
+            if connection is not None:
+                self._pool.release(connection)
         return result
 
     async def close(self) -> None:

@@ -47,8 +47,11 @@ class ConnectionPool:
     async def acquire(self) -> asyncpg.Connection:
         if self._closed:
             raise asyncpg.InterfaceError("the connection pool is closed")
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.is_closed():
+                return connection
+            self._discard(connection)  # the server ended it while it waited here
         if self.size < self._size:
             self._opening += 1
             return await self._open()

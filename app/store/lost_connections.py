@@ -24,6 +24,8 @@ def connection_lost(failed: BaseException) -> bool:
             return True
         if isinstance(seen, asyncpg.InterfaceError) and "closed" in str(seen):
             return True  # asyncpg's "connection is closed": its socket went while idle
+        if isinstance(seen, asyncpg.InternalClientError):
+            return True  # the server's goodbye read while idle, its socket not yet closed
         if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
             return True
         if isinstance(seen, psycopg.OperationalError) and seen.sqlstate is None:
