@@ -119,7 +119,7 @@ class LoopDatabase:
             yield connection
         except Exception:
             # For the change's next transaction (an audited refusal is written in one). A task
-            # cancelled meanwhile leaves it to the pool, which rolls back what is left open.
+            # cancelled meanwhile leaves it open, and the pool drops the connection.
             if not connection.is_closed():
                 await_only(connection.execute("ROLLBACK"))
             raise
