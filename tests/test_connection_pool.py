@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from app.store.connection_pool import ConnectionPool
+from app.store.lost_connections import DatabaseUnavailable
 from tests.conftest import POSTGRES, POSTGRES_URL
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL does not answer")
@@ -182,6 +183,24 @@ def test_a_failed_connect_gives_its_place_to_the_next() -> None:
             connection = await asyncio.wait_for(pool.acquire(), timeout=10)
             assert pool.size == 1
             pool.release(connection)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_that_finds_no_connection_free_in_time_is_told_the_database_is_unavailable() -> (
+    None
+):
+    async def scenario() -> None:
+        pool = ConnectionPool(functools.partial(asyncpg.connect, DSN), 1, wait_seconds=0.2)
+        try:
+            held = await pool.acquire()
+            with pytest.raises(DatabaseUnavailable):  # 503 with Retry-After
+                await pool.acquire()
+            pool.release(held)
+            assert (await asyncio.wait_for(pool.acquire(), timeout=5)) is held
+            pool.release(held)
         finally:
             await pool.close()
 

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -96,7 +97,7 @@ def test_a_read_the_server_cancelled_is_not_run_again(settings: Settings) -> Non
         reader = PostgresReader(create_engine(settings.database_url))
         await reader.open()
         try:
-            with pytest.raises(psycopg.errors.QueryCanceled):
+            with pytest.raises(asyncpg.exceptions.QueryCanceledError):
                 await reader.rows(cancelled)
         finally:
             await reader.close()

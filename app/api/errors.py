@@ -12,7 +12,6 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 from app.api.deps import count_failed_lookup, fhir_response
@@ -25,12 +24,12 @@ log = logging.getLogger("epu.database")
 DATABASE_UNAVAILABLE = (
     # DB-API's OperationalError: "related to the database's operation and not necessarily under
     # the control of the programmer" (a dropped connection, a restart, a lock that did not
-    # clear), whichever layer raised it; and the pools' own timeouts.
+    # clear), whichever layer raised it; and the pools' own timeouts (the gateway's asyncpg pools
+    # raise DatabaseUnavailable).
     psycopg.OperationalError,
     sqlite3.OperationalError,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.TimeoutError,
-    PoolTimeout,
     DatabaseUnavailable,
 )
 RETRY_AFTER_SECONDS = 2

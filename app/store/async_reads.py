@@ -1,8 +1,9 @@
 """Reads for the async hot path (the pull and its anti-guessing check), without a thread hop.
 
-On PostgreSQL they run on a pool of async psycopg connections in autocommit; measured here, each
-hop to the thread pool cost more CPU than the query it carried. SQLite has no async driver here,
-so there the same statements go through the thread pool."""
+On PostgreSQL they run on the gateway's pool of asyncpg connections (app.store.connection_pool),
+outside any transaction; measured here, each hop to the thread pool cost more CPU than the query
+it carried. SQLite has no async driver here, so there the same statements go through the thread
+pool."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-import psycopg
+import asyncpg
 from fastapi.concurrency import run_in_threadpool
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
+from app.store.connection_pool import ConnectionPool, asyncpg_connect
 from app.store.database import for_reading, transaction
-from app.store.lost_connections import connection_lost
+from app.store.lost_connections import ConnectionLost, connection_lost
 from app.store.sql import PositionalStatement, Statement, driver_connection
 
 POOL_SIZE = 10
@@ -32,47 +32,39 @@ class Reader(Protocol):
 
 class PostgresReader:
     def __init__(self, engine: Engine) -> None:
-        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._pool = AsyncConnectionPool(
-            conninfo,
-            min_size=2,
-            max_size=POOL_SIZE,
-            kwargs={"autocommit": True},
-            open=False,
-        )
+        self._pool = ConnectionPool(asyncpg_connect(engine.url), POOL_SIZE)
 
     async def open(self) -> None:
-        await self._pool.open()
+        """One connection made before the first request: a URL that cannot be used stops the
+        gateway at start."""
+        await self._on_a_connection(lambda connection: connection.execute("SELECT 1"))
 
     async def rows(self, statement: Statement, **parameters: Any) -> list[tuple[Any, ...]]:
         try:
-            return await self._rows(statement, parameters)
-        except psycopg.OperationalError as failed:
+            return await self._on_a_connection(partial(statement.rows_async, **parameters))
+        except ConnectionLost:
             # Connections the server dropped (a restart, a failover) would each fail one pull:
-            # the pool sorts out its dead ones, and the read, which changes nothing, runs again.
-            if not connection_lost(failed):
-                raise
-            await self._pool.check()
-            return await self._rows(statement, parameters)
+            # the pool let them go, and the read, which changes nothing, runs again, once.
+            return await self._on_a_connection(partial(statement.rows_async, **parameters))
 
     async def execute(self, statement: PositionalStatement, values: list[Any]) -> None:
-        """One write, committed on its own (the pool is in autocommit)."""
+        """One write, committed on its own (outside any transaction)."""
         await self._on_a_connection(partial(statement.execute_async, values=values))
 
-    async def _rows(
-        self, statement: Statement, parameters: dict[str, Any]
-    ) -> list[tuple[Any, ...]]:
-        return await self._on_a_connection(partial(statement.rows_async, **parameters))
-
-    async def _on_a_connection(self, run: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
-        # getconn and putconn, not the pool's `connection()`: in autocommit its context managers
-        # (the pool's, then the connection's COMMIT of nothing) cost 40,000 instructions a use
-        # on top of them, and putconn still sorts out a connection left broken or busy.
-        connection = await self._pool.getconn()
+    async def _on_a_connection(self, run: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`run` on a connection of the pool; a lost connection is ConnectionLost (503), and
+        the pool lets go of the others of its time."""
         try:
-            return await run(connection)
-        finally:
-            await self._pool.putconn(connection)
+            connection = await self._pool.acquire()
+            try:
+                return await run(connection)
+            finally:
+                self._pool.release(connection)
+        except Exception as failed:
+            if not connection_lost(failed):
+                raise
+            self._pool.expire()
+            raise ConnectionLost(type(failed).__name__) from failed
 
     async def close(self) -> None:
         await self._pool.close()

@@ -21,17 +21,17 @@ audit journal)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncpg
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import URL, Engine
+from sqlalchemy import Engine
 from sqlalchemy.util import await_only, greenlet_spawn
 
-from app.store.connection_pool import ConnectionPool
-from app.store.lost_connections import DatabaseUnavailable, connection_lost
+from app.store.connection_pool import ConnectionPool, asyncpg_connect
+from app.store.lost_connections import ConnectionLost, connection_lost
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class LoopChanges:
             # The server dropped its connections: the idle ones are gone too, and this one
             # (released below) with them. New ones rather than one failed request for each.
             self._pool.expire()
-            raise DatabaseUnavailable(type(failed).__name__) from failed
+            raise ConnectionLost(type(failed).__name__) from failed
         finally:
             if connection is not None:
                 self._pool.release(connection)
@@ -132,19 +132,6 @@ class LoopDatabase:
 Database = Engine | LoopDatabase
 """What a workflow that writes runs on: the engine (in the thread pool, SQLite), or a change's
 connection on the loop (PostgreSQL)."""
-
-
-def asyncpg_connect(url: URL) -> Callable[[], Awaitable[asyncpg.Connection]]:
-    """asyncpg's connect for the gateway's libpq URL (`EPU_DATABASE_URL`). asyncpg reads the
-    same URL (host, sslmode, application_name, options...) except connect_timeout, which it takes
-    as an argument: in the URL it would go to the server as a setting and be refused. (SQLAlchemy's
-    asyncpg dialect would pass every query parameter as a keyword argument.)"""
-    timeout = url.query.get("connect_timeout")
-    plain = url.set(drivername="postgresql").difference_update_query(["connect_timeout"])
-    dsn = plain.render_as_string(hide_password=False)
-    if isinstance(timeout, str):
-        return functools.partial(asyncpg.connect, dsn, timeout=float(timeout))
-    return functools.partial(asyncpg.connect, dsn)
 
 
 class ThreadedChanges:

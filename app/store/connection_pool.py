@@ -1,5 +1,6 @@
-"""The asyncpg connections the changes on the loop run on (app.store.changes): at most `size`,
-kept while used, handed to whoever waited longest.
+"""The asyncpg connections the event loop's database work runs on: the changes
+(app.store.changes) and the async reads (app.store.async_reads), a pool each. At most `size`
+connections, kept while used, handed to whoever waited longest.
 
 Ours rather than asyncpg's Pool: its release goes through `asyncio.shield`, a task of its own
 every time, and with its acquire cost about 80 µs of client CPU a transaction, as much as the
@@ -12,25 +13,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from sqlalchemy import URL
+
+from app.store.lost_connections import DatabaseUnavailable
 
 RECYCLE_SECONDS = 1800.0
 """A connection older than this is closed when it comes back and another opened when needed: a
 server-side session does not grow for ever, and a connection a proxy or firewall forgot is not
 kept for days."""
 
+WAIT_SECONDS = 30.0
+"""How long a request waits for a connection when all are in use: then 503 with Retry-After
+(app.api.errors), as a database that does not answer."""
+
 _EXPIRED = float("-inf")
 """When a connection in use as the server dropped connections was opened, for the pool."""
 
 
 class ConnectionPool:
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        size: int,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
         self._connect = connect
         self._size = size
+        self._wait_seconds = wait_seconds
         self._idle: list[asyncpg.Connection] = []
         self._opened_at: dict[asyncpg.Connection, float] = {}
         """Every connection open, in use or idle, and when it was opened (monotonic)."""
@@ -60,10 +75,15 @@ class ConnectionPool:
         )
         self._waiting.append(waiter)
         try:
-            handed = await waiter
-        except asyncio.CancelledError:
+            async with asyncio.timeout(self._wait_seconds):
+                handed = await waiter
+        except (asyncio.CancelledError, TimeoutError) as stopped:
             if waiter.done() and not waiter.cancelled():  # handed over as it was cancelled
                 self._pass_on(waiter.result())
+            if isinstance(stopped, TimeoutError):
+                raise DatabaseUnavailable(
+                    f"no connection free within {self._wait_seconds:g} s"
+                ) from None
             raise
         # None: a connection was closed meanwhile, and its place is this waiter's to open.
         return handed if handed is not None else await self._open()
@@ -150,3 +170,16 @@ async def _close(connection: asyncpg.Connection) -> None:
     """Says goodbye to the server; asyncpg drops the connection if that fails or takes 5 s."""
     with contextlib.suppress(Exception):
         await connection.close(timeout=5)
+
+
+def asyncpg_connect(url: URL) -> Callable[[], Awaitable[asyncpg.Connection]]:
+    """asyncpg's connect for the gateway's libpq URL (`EPU_DATABASE_URL`). asyncpg reads the
+    same URL (host, sslmode, application_name, options...) except connect_timeout, which it takes
+    as an argument: in the URL it would go to the server as a setting and be refused. (SQLAlchemy's
+    asyncpg dialect would pass every query parameter as a keyword argument.)"""
+    timeout = url.query.get("connect_timeout")
+    plain = url.set(drivername="postgresql").difference_update_query(["connect_timeout"])
+    dsn = plain.render_as_string(hide_password=False)
+    if isinstance(timeout, str):
+        return functools.partial(asyncpg.connect, dsn, timeout=float(timeout))
+    return functools.partial(asyncpg.connect, dsn)

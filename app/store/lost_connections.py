@@ -9,8 +9,13 @@ import sqlalchemy.exc
 
 
 class DatabaseUnavailable(Exception):
-    """A change lost its connection to PostgreSQL, or could not get one (a restart, a failover):
-    503, as app.api.errors answers the drivers' OperationalError."""
+    """A change or an async read could not get a connection to PostgreSQL (none free in time) or
+    lost it: 503, as app.api.errors answers the drivers' OperationalError."""
+
+
+class ConnectionLost(DatabaseUnavailable):
+    """The connection went (a restart, a failover): a read, which changes nothing, may run again
+    on a new one."""
 
 
 def connection_lost(failed: BaseException) -> bool:

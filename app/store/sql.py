@@ -66,7 +66,7 @@ class Statement:
         return touched
 
     async def rows_async(self, connection: Any, **parameters: Any) -> list[tuple[Any, ...]]:
-        """All rows, on an async psycopg connection."""
+        """All rows, on an asyncpg connection outside a change (app.store.async_reads)."""
         return await self._postgresql.rows_async(connection, self._values(parameters))
 
     def _values(self, parameters: dict[str, Any]) -> list[Any]:
@@ -163,35 +163,14 @@ class PositionalStatement:
             cursor.execute(self.sql, values, binary=True)
             return list(cursor.fetchall())
 
-    async def execute_async(self, connection: Any, values: Sequence[Any]) -> int:
-        cursor = kept_cursor(connection)
-        await cursor.execute(self.sql, values)
-        return int(cursor.rowcount)
+    async def execute_async(self, connection: asyncpg.Connection, values: Sequence[Any]) -> int:
+        status = await connection.execute(self.sql, *values)
+        return int(status.rsplit(" ", 1)[-1])
 
-    async def rows_async(self, connection: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cursor = kept_cursor(connection)
-        await cursor.execute(self.sql, values, binary=True)
-        return await cursor.fetchall()
-
-
-_kept_cursors: dict[psycopg.AsyncConnection[Any], psycopg.AsyncRawCursor[Any]] = {}
-
-
-def kept_cursor(connection: psycopg.AsyncConnection[Any]) -> psycopg.AsyncRawCursor[Any]:
-    """The raw cursor of an async connection, made once and kept for the connection's life.
-
-    A new cursor for each statement copied the connection's adapters and looked its result's
-    loaders up again (callgrind: pull 1.619 -> 1.521 M instructions, two statements; done
-    2.616 -> 2.572 M). A pooled connection serves one task at a time, so its cursor does too.
-    When a connection shows up for the first time, the cursors of the closed ones are dropped
-    (pools close the connections they discard). Not a WeakKeyDictionary: a cursor holds its
-    connection, so neither would ever be freed."""
-    cursor = _kept_cursors.get(connection)
-    if cursor is None:
-        for known in [c for c in _kept_cursors if c.closed]:
-            del _kept_cursors[known]
-        cursor = _kept_cursors[connection] = psycopg.AsyncRawCursor(connection)
-    return cursor
+    async def rows_async(
+        self, connection: asyncpg.Connection, values: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        return [tuple(record) for record in await connection.fetch(self.sql, *values)]
 
 
 class Transaction:
