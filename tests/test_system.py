@@ -62,6 +62,18 @@ def test_unknown_route_is_an_operation_outcome(client: TestClient) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
+def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(
+    client: TestClient,
+) -> None:
+    response = client.delete("/fhir/Task/0661d32a5943a80009af8599d93da5")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PATCH, PUT"
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["code"] == "not-supported"
+
+
 def test_qr_png_decodes_to_the_epu(client: TestClient, tokens: Tokens) -> None:
     epu = created_epu(create(client, tokens, example("prescription-prolactine")))
 

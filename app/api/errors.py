@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from app.api.deps import count_failed_lookup, fhir_response
 from app.domain.errors import GatewayError, Issue
@@ -69,13 +70,29 @@ async def _request_invalid(_request: Request, exc: RequestValidationError) -> Re
     return fhir_response(operation_outcome(issues), 400)
 
 
-async def _http_error(_request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: HTTPException) -> Response:
     issue_type, code, text = _HTTP_CODES.get(
         exc.status_code, ("processing", "HTTP_ERROR", "The request could not be served.")
     )
     issue = Issue(severity="error", code=issue_type, diagnostics=text, error_code=code)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return fhir_response(operation_outcome([issue]), exc.status_code, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path takes. The router's 405 names those of the first route
+    whose path matched (PUT alone for a DELETE on /fhir/Task/{id}, where GET and PATCH are served
+    too); RFC 9110 wants the resource's methods, all of them."""
+    methods = {
+        method
+        for route in request.app.routes
+        if isinstance(route, Route) and route.methods
+        and route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods
+    }  # fmt: skip
+    return sorted(methods)
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> Response:
