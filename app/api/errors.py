@@ -77,11 +77,11 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     issue = Issue(severity="error", code=issue_type, diagnostics=text, error_code=code)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return fhir_response(operation_outcome([issue]), exc.status_code, headers)
 
 
-def allowed_methods(request: Request) -> list[str]:
+def _allowed_methods(request: Request) -> list[str]:
     """Every method the request's path takes. The router's 405 names those of the first route
     whose path matched (PUT alone for a DELETE on /fhir/Task/{id}, where GET and PATCH are served
     too); RFC 9110 wants the resource's methods, all of them."""
